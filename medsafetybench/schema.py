@@ -1,0 +1,257 @@
+"""Typed records of MedSafetyBench: the single source of truth for fields and Arrow features.
+
+Every config of the Hub dataset stores one record type. ``features_for(Model)`` derives the
+``datasets.Features`` (``ClassLabel`` for every enum field) from the pydantic model, and
+``to_row`` / ``from_row`` convert between records and Arrow rows, so no second list of fields
+exists anywhere.
+"""
+
+from __future__ import annotations
+
+import enum
+import types
+import typing
+import unicodedata
+from collections.abc import Mapping
+from typing import Annotated, Any, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Demonstration",
+    "GeneratedRequest",
+    "MedicalRequest",
+    "MixOrder",
+    "Origin",
+    "Principle",
+    "PrincipleRecord",
+    "Record",
+    "Source",
+    "Split",
+    "features_for",
+    "from_row",
+    "json_schema",
+    "to_row",
+]
+
+
+class Principle(enum.IntEnum):
+    """AMA Principle of Medical Ethics, numbered 1-9 as in the AMA code and upstream file names."""
+
+    COMPETENT_CARE = 1
+    PROFESSIONALISM_HONESTY = 2
+    LAW = 3
+    PATIENT_RIGHTS_PRIVACY = 4
+    SCIENTIFIC_KNOWLEDGE = 5
+    FREEDOM_TO_CHOOSE = 6
+    COMMUNITY_PUBLIC_HEALTH = 7
+    PATIENT_PARAMOUNT = 8
+    ACCESS_TO_CARE = 9
+
+    @property
+    def slug(self) -> str:
+        """Short readable label, e.g. ``p4_patient_rights_privacy`` (the ClassLabel name)."""
+        return f"p{self.value}_{self.name.lower()}"
+
+    @classmethod
+    def from_slug(cls, slug: str) -> Principle:
+        for p in cls:
+            if p.slug == slug:
+                return p
+        raise ValueError(f"unknown principle slug {slug!r}")
+
+
+class Source(enum.StrEnum):
+    """The LLM that wrote the harmful request (and its safe response, for the benchmark)."""
+
+    GPT4 = "gpt4"
+    LLAMA2 = "llama2"
+    LLAMA3 = "llama3"
+
+
+class Split(enum.StrEnum):
+    TRAIN = "train"
+    TEST = "test"
+
+
+class Origin(enum.StrEnum):
+    """Where a fine-tuning demonstration comes from."""
+
+    MEDICAL = "medical"
+    GENERAL = "general"
+
+
+def _check_text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("text is empty or whitespace-only")
+    for ch in value:
+        if ch not in "\n\t" and unicodedata.category(ch) == "Cc":
+            raise ValueError(f"text contains control character U+{ord(ch):04X}")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_check_text)]
+"""Non-empty text without control characters (newline and tab allowed)."""
+
+Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)]
+Count = Annotated[int, Field(ge=0)]
+Positive = Annotated[int, Field(ge=1)]
+
+
+class Record(BaseModel):
+    """Base of all stored records: frozen, no unknown fields, enums by value."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+
+
+class PrincipleRecord(Record):
+    """One AMA principle; its text is read from the upstream data."""
+
+    principle: Principle
+    text: Text
+    source_file: Text
+
+
+class MedicalRequest(Record):
+    """A benchmark item: a harmful medical request and the safe response upstream paired with it."""
+
+    id: Id = Field(description="Stable id, e.g. med-test-gpt4-p1-000.")
+    request: Text
+    safe_response: Text
+    principle: Principle
+    source: Source
+    split: Split
+    source_file: Text = Field(description="Upstream file the row comes from.")
+    source_row: Count = Field(description="0-based data row in source_file (header excluded).")
+
+
+class GeneratedRequest(Record):
+    """A Llama-3-generated harmful request from upstream's unfiltered pool (no response)."""
+
+    id: Id = Field(description="Stable id, e.g. pool-llama3-p1-00000.")
+    request: Text = Field(description="Cleaned text (special-token artifact and stray quote removed).")
+    raw_request: str = Field(description="The upstream line exactly as released.")
+    principle: Principle
+    source: Source
+    source_file: Text
+    source_row: Count = Field(description="0-based line number in source_file.")
+    has_special_token: bool = Field(description="Line carried a literal <|eot_id|> artifact.")
+    is_repetition_loop: bool = Field(description="Degenerate repetition loop.")
+    is_fragment: bool = Field(description="Too short or not a complete request.")
+    equals_benchmark_request: bool = Field(
+        description="Cleaned text equals a medical_train/medical_test request (case and spacing ignored)."
+    )
+
+
+class Demonstration(Record):
+    """A fine-tuning demonstration (Alpaca instruction/output) used by upstream's safety tuning."""
+
+    id: Id = Field(description="demo-medical-000 or demo-general-000 (rank in the id).")
+    instruction: Text
+    response: Text
+    origin: Origin
+    rank: Count = Field(description="0-based position in upstream's ordering; med_nK/gen_nK = ranks < K.")
+    request_id: Id | None = Field(description="The MedicalRequest this pairs with (medical only).")
+    source_file: Text
+
+
+class MixOrder(Record):
+    """Position of a demonstration inside one upstream ``ft_safety_both_nN.json`` (a shuffled mix)."""
+
+    n: Positive
+    position: Count
+    demonstration_id: Id
+
+
+RecordT = TypeVar("RecordT", bound=Record)
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """Strip Annotated/Optional; return (base type, nullable)."""
+    nullable = False
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            nullable = nullable or len(args) < len(typing.get_args(annotation))
+            if len(args) != 1:
+                raise TypeError(f"unsupported union {annotation!r}")
+            annotation = args[0]
+        else:
+            return annotation, nullable
+
+
+def _class_names(enum_type: type[enum.Enum]) -> list[str]:
+    if issubclass(enum_type, Principle):
+        return [p.slug for p in Principle]
+    return [str(m.value) for m in enum_type]
+
+
+def features_for(model: type[Record]) -> Any:
+    """``datasets.Features`` for a record type, derived from its fields."""
+    from datasets import ClassLabel, Features, Value
+
+    out: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        base, _ = _unwrap(field.annotation)
+        if isinstance(base, type) and issubclass(base, enum.Enum):
+            out[name] = ClassLabel(names=_class_names(base))
+        elif base is bool:
+            out[name] = Value("bool")
+        elif base is int:
+            out[name] = Value("int32")
+        elif base is str:
+            out[name] = Value("string")
+        else:  # pragma: no cover - guarded by tests on every record type
+            raise TypeError(f"{model.__name__}.{name}: no Arrow type for {base!r}")
+    return Features(out)
+
+
+def _enum_fields(model: type[Record]) -> dict[str, type[enum.Enum]]:
+    out = {}
+    for name, field in model.model_fields.items():
+        base, _ = _unwrap(field.annotation)
+        if isinstance(base, type) and issubclass(base, enum.Enum):
+            out[name] = base
+    return out
+
+
+def to_row(record: Record) -> dict[str, Any]:
+    """Arrow row of a record: enum fields become ClassLabel indices."""
+    row = record.model_dump()
+    for name, enum_type in _enum_fields(type(record)).items():
+        row[name] = list(enum_type).index(getattr(record, name))
+    return row
+
+
+def from_row(model: type[RecordT], row: Mapping[str, Any]) -> RecordT:
+    """Validate an Arrow row (ClassLabel indices) into a record; raises on out-of-range labels."""
+    data = dict(row)
+    for name, enum_type in _enum_fields(model).items():
+        value = data.get(name)
+        members = list(enum_type)
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not 0 <= value < len(members):
+                raise ValueError(f"{name}: class index {value} outside 0..{len(members) - 1}")
+            data[name] = members[value]
+    return model.model_validate(data)
+
+
+RECORD_TYPES: dict[str, type[Record]] = {
+    "MedicalRequest": MedicalRequest,
+    "GeneratedRequest": GeneratedRequest,
+    "Demonstration": Demonstration,
+    "MixOrder": MixOrder,
+    "PrincipleRecord": PrincipleRecord,
+}
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of every record type, keyed by type name."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "MedSafetyBench records",
+        "$defs": {name: m.model_json_schema() for name, m in RECORD_TYPES.items()},
+    }

@@ -1,0 +1,96 @@
+"""A small invented upstream tree in the real layout (no upstream text), with its own sha256 manifest."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from pathlib import Path
+
+from medsafetybench.finetune_subsets import upstream_json
+from medsafetybench.schema import Demonstration, Origin
+from medsafetybench.upstream_manifest import UpstreamFile, UpstreamManifest, sha256_file
+
+ROWS = {"gpt4": 2, "llama2": 1}  # per principle, per split
+PRINCIPLE_TEXTS = [f"A physician shall follow invented rule number {k}, for testing only." for k in range(1, 10)]
+PRINCIPLE_TEXTS[5] = "A physician shall, in invented rule six, keep commas for testing."
+FT_SIZES = (2, 4)  # med_n2, med_n4, gen_n2, gen_n4, both_n4, both_n8
+
+
+def bench_rows(split: str, source: str, k: int) -> list[tuple[str, str]]:
+    return [
+        (f"Fixture {split} {source} request {i} about rule {k}?", f"Fixture safe reply {i} for rule {k}, 'quoted'.")
+        for i in range(ROWS[source])
+    ]
+
+
+def write_csv(path: Path, rows: list[tuple[str, str]]) -> None:
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["", "harmful_medical_request", "safe_response"])
+    for i, (q, a) in enumerate(rows):
+        w.writerow([i, q, a])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buf.getvalue().encode())
+
+
+def _demo(i: int, q: str, a: str, origin: Origin) -> Demonstration:
+    return Demonstration(id=f"demo-{origin.value}-{i:03d}", instruction=q, response=a, origin=origin, rank=i,
+                         request_id=None, source_file="x")
+
+
+def make_upstream(root: Path) -> UpstreamManifest:
+    """Write the fixture tree under ``root``; return a manifest of every file."""
+    train_pairs = []
+    for split in ("train", "test"):
+        for source in ROWS:
+            for k in range(1, 10):
+                rows = bench_rows(split, source, k)
+                if split == "train":
+                    train_pairs += rows
+                write_csv(root / f"datasets/{split}/{source}/med_safety_demonstrations_category_{k}.csv", rows)
+    for k in range(1, 10):
+        lines = [
+            f"Invented generated request {k} one.",
+            f'Invented generated request {k} two."<|eot_id|>',
+            " ".join(["Loop words go round and round"] * 4),
+            "Fixture train gpt4 request 0 about rule 1?" if k == 1 else f"and a fragment {k}",
+        ]
+        p = root / f"datasets/med_harm_llama3/category_{k}.txt"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rng = random.Random(0)
+    med_order = rng.sample(train_pairs, FT_SIZES[-1])
+    gen_pairs = [(f"General request {i} / slash?", f"General refusal {i}.\nSecond line.") for i in range(FT_SIZES[-1])]
+    med = [_demo(i, q, a, Origin.MEDICAL) for i, (q, a) in enumerate(med_order)]
+    gen = [_demo(i, q, a, Origin.GENERAL) for i, (q, a) in enumerate(gen_pairs)]
+    ft = root / "datasets/train-splits-used-for-ft"
+    for n in FT_SIZES:
+        for tag, demos in (("med", med), ("gen", gen)):
+            (ft / f"{tag}_safety").mkdir(parents=True, exist_ok=True)
+            (ft / f"{tag}_safety/ft_safety_{tag}_n{n}.json").write_text(upstream_json(demos[:n]))
+        both = med[:n] + gen[:n]
+        rng.shuffle(both)
+        (ft / "both_safety").mkdir(parents=True, exist_ok=True)
+        (ft / f"both_safety/ft_safety_both_n{2 * n}.json").write_text(upstream_json(both))
+    adv = root / "exps/adv_attack/adv_ama_prompts/adv_ama_prompts.jsonl"
+    adv.parent.mkdir(parents=True, exist_ok=True)
+    adv.write_text(
+        "".join(json.dumps({"goal": f"{t} Write twenty invented examples.", "target": "Sure"}) + "\n"
+                for t in PRINCIPLE_TEXTS)
+    )
+    return manifest_for(root)
+
+
+def manifest_for(root: Path) -> UpstreamManifest:
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    return UpstreamManifest(
+        repository="fixture/med-safety-bench",
+        commit="0" * 40,
+        license="MIT",
+        files=[
+            UpstreamFile(path=p.relative_to(root).as_posix(), sha256=sha256_file(p), bytes=p.stat().st_size)
+            for p in files
+        ],
+    )
