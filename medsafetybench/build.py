@@ -50,9 +50,7 @@ class BuildManifest(BaseModel):
     files: list[BuiltFile]
 
 
-def build_tables(
-    data: UpstreamData, out: Path, canary: str
-) -> tuple[list[BuiltFile], dict[str, int]]:
+def build_tables(data: UpstreamData, out: Path, canary: str) -> tuple[list[BuiltFile], dict[str, int]]:
     """Write one parquet file per table of the config table; return the files and Arrow bytes per table."""
     table_spec = config_table()
     files, nbytes = [], {}
@@ -62,8 +60,15 @@ def build_tables(
         path = out / spec.path
         write_parquet(table, path)
         nbytes[name] = table.nbytes
-        files.append(BuiltFile(path=spec.path, sha256=sha256_file(path), bytes=path.stat().st_size,
-                               rows=len(records), record=spec.record))
+        files.append(
+            BuiltFile(
+                path=spec.path,
+                sha256=sha256_file(path),
+                bytes=path.stat().st_size,
+                rows=len(records),
+                record=spec.record,
+            )
+        )
     return files, nbytes
 
 
@@ -77,8 +82,13 @@ def dataset_infos(data: UpstreamData, files: list[BuiltFile], nbytes: dict[str, 
     for c in table_spec.configs:
         splits = SplitDict()
         for split, names in c.splits.items():
-            splits.add(SplitInfo(name=split, num_bytes=sum(nbytes[t] for t in names),
-                                 num_examples=sum(len(data.tables[t]) for t in names)))
+            splits.add(
+                SplitInfo(
+                    name=split,
+                    num_bytes=sum(nbytes[t] for t in names),
+                    num_examples=sum(len(data.tables[t]) for t in names),
+                )
+            )
         tables = {t for names in c.splits.values() for t in names}
         info = DatasetInfo(
             features=features_for(c.record_type(table_spec)),

@@ -31,7 +31,12 @@ def card_metadata() -> dict[str, Any]:
 
 def size_category(rows: int) -> str:
     """The Hub's size_categories bucket for a row count."""
-    for bound, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+    for bound, name in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+    ):
         if rows < bound:
             return name
     return "1M<n<10M"
@@ -62,8 +67,10 @@ def _fields_section(models: Sequence[type[Record]]) -> str:
             feat = features[name]
             dtype = "ClassLabel" if type(feat).__name__ == "ClassLabel" else feat.dtype
             rows.append([f"`{name}`", dtype, (field.description or "").replace("|", "\\|")])
-        parts.append(f"**{model.__name__}** ({(model.__doc__ or '').strip().splitlines()[0]})\n\n"
-                     + _md_table(["field", "type", "description"], rows))
+        parts.append(
+            f"**{model.__name__}** ({(model.__doc__ or '').strip().splitlines()[0]})\n\n"
+            + _md_table(["field", "type", "description"], rows)
+        )
     return "\n\n".join(parts)
 
 
@@ -111,15 +118,17 @@ def render_card(
         for split, names in c.splits.items():
             rows = sum(len(tables[t]) for t in names)
             kind = config_table.tables[names[0]].record
-            config_rows.append([f"`{c.name}`" + (" (default)" if c.default else ""), split, f"{rows:,}", kind,
-                                c.description])
+            config_rows.append(
+                [f"`{c.name}`" + (" (default)" if c.default else ""), split, f"{rows:,}", kind, c.description]
+            )
     body = Template(_resource("card_template.md")).substitute(
         canary=canary,
         version=version,
         upstream_commit=upstream_commit,
         principles_file=principles[0].source_file,
         principles_table=_md_table(
-            ["#", "slug", "principle"], [[p.principle.value, f"`{p.principle.slug}`", p.text] for p in principles]
+            ["#", "slug", "principle"],
+            [[p.principle.value, f"`{p.principle.slug}`", p.text] for p in principles],
         ),
         configs_table=_md_table(["config", "split", "rows", "record", "description"], config_rows),
         principle_source_tables="\n\n".join(

@@ -10,6 +10,7 @@ from typing import Annotated
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from .errors import MedSafetyError
 
@@ -34,7 +35,9 @@ def export_finetune(
     mix: Annotated[str, typer.Option(help="medical | general | both")],
     n: Annotated[int, typer.Option(help="Subset size, as in ft_safety_{mix}_n{N}.json")],
     out: Annotated[Path, typer.Option(help="Output JSON file (upstream format)")],
-    repo_id: Annotated[str | None, typer.Option(help="Build folder or ORG/NAME (default $MEDSAFETYBENCH_REPO_ID)")] = None,
+    repo_id: Annotated[
+        str | None, typer.Option(help="Build folder or ORG/NAME (default $MEDSAFETYBENCH_REPO_ID)")
+    ] = None,
     revision: Annotated[str | None, typer.Option(help="Hub revision")] = None,
 ) -> None:
     """Write one upstream fine-tuning subset, byte-identical to upstream's JSON file."""
@@ -67,7 +70,7 @@ def main() -> None:
     try:
         rc = app(standalone_mode=False)
     except MedSafetyError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except click.exceptions.Abort:
         err.print("aborted")

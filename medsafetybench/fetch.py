@@ -6,9 +6,9 @@ import os
 import shutil
 import tarfile
 import tempfile
+import urllib.error
+import urllib.request
 from pathlib import Path
-
-import httpx
 
 from .errors import MedSafetyError, UpstreamError
 from .upstream_manifest import UpstreamManifest, pinned_manifest
@@ -25,14 +25,12 @@ def cache_root() -> Path:
 
 def _download(url: str, dest: Path) -> None:
     try:
-        with httpx.stream("GET", url, follow_redirects=True, timeout=60.0) as resp:
-            if resp.status_code != 200:
-                raise MedSafetyError(f"download of {url} failed: HTTP {resp.status_code}")
-            with dest.open("wb") as fh:
-                for chunk in resp.iter_bytes(1 << 20):
-                    fh.write(chunk)
-    except httpx.HTTPError as exc:
-        raise MedSafetyError(f"download of {url} failed: {exc.__class__.__name__}: {exc}") from None
+        with urllib.request.urlopen(url, timeout=60) as resp, dest.open("wb") as fh:
+            shutil.copyfileobj(resp, fh, 1 << 20)
+    except urllib.error.HTTPError as exc:
+        raise MedSafetyError(f"download of {url} failed: HTTP {exc.code}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise MedSafetyError(f"download of {url} failed: {exc}") from None
 
 
 def _extract(archive: Path, manifest: UpstreamManifest, dest: Path) -> None:

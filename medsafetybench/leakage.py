@@ -33,12 +33,15 @@ class DuplicatePair(BaseModel):
     exact: bool
 
 
-def shingles(text: str) -> set[bytes]:
-    """Word trigrams of the normalized text (the whole text when shorter than three words)."""
+Shingle = tuple[str, ...]
+
+
+def shingles(text: str) -> set[Shingle]:
+    """Word trigrams of the case-folded text (the whole text when shorter than three words)."""
     words = _TOKEN.findall(text.casefold())
     if len(words) < 3:
-        return {" ".join(words).encode()}
-    return {f"{a} {b} {c}".encode() for a, b, c in zip(words, words[1:], words[2:], strict=False)}
+        return {tuple(words)}
+    return set(zip(words, words[1:], words[2:], strict=False))
 
 
 _rng = np.random.RandomState(1)
@@ -48,9 +51,13 @@ _PERMS = (
 )
 
 
-def _minhashes(sets: Sequence[set[bytes]]) -> list[MinHash]:
+def _minhashes(sets: Sequence[set[Shingle]]) -> list[MinHash]:
     """datasketch MinHashes of many shingle sets in one vectorized pass (multiply-shift permutations)."""
-    hashes = np.fromiter((xxhash.xxh32_intdigest(s) for group in sets for s in group), dtype=np.uint64)
+    if not sets:
+        return []
+    hashes = np.fromiter(
+        (xxhash.xxh32_intdigest(" ".join(s).encode()) for group in sets for s in group), dtype=np.uint64
+    )
     offsets = np.cumsum([0] + [len(g) for g in sets[:-1]])
     a, b = _PERMS
     sig = np.empty((len(sets), NUM_PERM), dtype=np.uint64)
@@ -79,12 +86,16 @@ def find_duplicates(
     """
     right_sets = [shingles(t) for _, t in right]
     left_sets = [shingles(t) for _, t in left]
+    # Exact pre-filter: Jaccard(A, B) >= t needs |A & B| >= t|A|, so A must share that many shingles
+    # with the union of all right-hand shingles. Only those candidates go through MinHash LSH.
+    vocab = set().union(*right_sets) if right_sets else set()
+    candidates = [i for i, a in enumerate(left_sets) if len(a & vocab) >= threshold * len(a)]
     lsh = MinHashLSH(threshold=threshold * 0.8, num_perm=NUM_PERM)
     for i, mh in enumerate(_minhashes(right_sets)):
         lsh.insert(i, mh, check_duplication=False)
     right_keys = [normalize_request(t) for _, t in right]
     out: list[DuplicatePair] = []
-    for i, mh in enumerate(_minhashes(left_sets)):
+    for i, mh in zip(candidates, _minhashes([left_sets[i] for i in candidates]), strict=True):
         key = normalize_request(left[i][1])
         for j in lsh.query(mh):
             a, b = left_sets[i], right_sets[j]
@@ -94,8 +105,6 @@ def find_duplicates(
                 out.append(DuplicatePair(left_id=left[i][0], right_id=right[j][0], jaccard=round(jac, 4), exact=exact))
     out.sort(key=lambda p: (-p.jaccard, p.left_id, p.right_id))
     return out
-
-
 
 
 class LeakageReport(BaseModel):

@@ -9,9 +9,10 @@ exists anywhere.
 from __future__ import annotations
 
 import enum
+import functools
+import re
 import types
 import typing
-import unicodedata
 from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 
@@ -81,12 +82,14 @@ class Origin(enum.StrEnum):
     GENERAL = "general"
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # Unicode category Cc, minus tab and newline
+
+
 def _check_text(value: str) -> str:
     if not value.strip():
         raise ValueError("text is empty or whitespace-only")
-    for ch in value:
-        if ch not in "\n\t" and unicodedata.category(ch) == "Cc":
-            raise ValueError(f"text contains control character U+{ord(ch):04X}")
+    if m := _CONTROL.search(value):
+        raise ValueError(f"text contains control character U+{ord(m.group()):04X}")
     return value
 
 
@@ -209,29 +212,29 @@ def features_for(model: type[Record]) -> Any:
     return Features(out)
 
 
-def _enum_fields(model: type[Record]) -> dict[str, type[enum.Enum]]:
+@functools.cache
+def _enum_fields(model: type[Record]) -> dict[str, list[enum.Enum]]:
     out = {}
     for name, field in model.model_fields.items():
         base, _ = _unwrap(field.annotation)
         if isinstance(base, type) and issubclass(base, enum.Enum):
-            out[name] = base
+            out[name] = list(base)
     return out
 
 
 def to_row(record: Record) -> dict[str, Any]:
     """Arrow row of a record: enum fields become ClassLabel indices."""
     row = record.model_dump()
-    for name, enum_type in _enum_fields(type(record)).items():
-        row[name] = list(enum_type).index(getattr(record, name))
+    for name, members in _enum_fields(type(record)).items():
+        row[name] = members.index(getattr(record, name))
     return row
 
 
 def from_row(model: type[RecordT], row: Mapping[str, Any]) -> RecordT:
     """Validate an Arrow row (ClassLabel indices) into a record; raises on out-of-range labels."""
     data = dict(row)
-    for name, enum_type in _enum_fields(model).items():
+    for name, members in _enum_fields(model).items():
         value = data.get(name)
-        members = list(enum_type)
         if isinstance(value, int) and not isinstance(value, bool):
             if not 0 <= value < len(members):
                 raise ValueError(f"{name}: class index {value} outside 0..{len(members) - 1}")

@@ -275,7 +275,9 @@ def read_upstream(
     seen: dict[str, str] = {}
     for rec in medical["train"] + medical["test"]:
         if rec.id in seen:
-            raise UpstreamError(rec.source_file, f"duplicate id {rec.id} (also from {seen[rec.id]})", rec.source_row + 2)
+            raise UpstreamError(
+                rec.source_file, f"duplicate id {rec.id} (also from {seen[rec.id]})", rec.source_row + 2
+            )
         seen[rec.id] = rec.source_file
 
     step("reading the Llama-3 generated pool")

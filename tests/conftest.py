@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from upstream_fixture import make_upstream  # noqa: E402
+from upstream_fixture import make_upstream
 
 UPSTREAM = Path(os.environ.get("MEDSAFETYBENCH_UPSTREAM", Path(__file__).resolve().parents[1] / "../shared/upstream"))
 

@@ -99,9 +99,14 @@ def test_finetune_subsets_rebuild_fixture_files_exactly(fixture_build: Path, tmp
     orders = list(records("finetune_mix_orders", repo_id=fixture_build))
     ft = up / "datasets/train-splits-used-for-ft"
     sizes = {"medical": (2, 4), "general": (2, 4), "both": (4, 8)}
-    files = {("medical", 2): "med_safety/ft_safety_med_n2", ("medical", 4): "med_safety/ft_safety_med_n4",
-             ("general", 2): "gen_safety/ft_safety_gen_n2", ("general", 4): "gen_safety/ft_safety_gen_n4",
-             ("both", 4): "both_safety/ft_safety_both_n4", ("both", 8): "both_safety/ft_safety_both_n8"}
+    files = {
+        ("medical", 2): "med_safety/ft_safety_med_n2",
+        ("medical", 4): "med_safety/ft_safety_med_n4",
+        ("general", 2): "gen_safety/ft_safety_gen_n2",
+        ("general", 4): "gen_safety/ft_safety_gen_n4",
+        ("both", 4): "both_safety/ft_safety_both_n4",
+        ("both", 8): "both_safety/ft_safety_both_n8",
+    }
     for (mix, n), name in files.items():
         got = upstream_json(subset_from(mix, n, demos, orders, sizes))
         assert got == (ft / f"{name}.json").read_text(), name
@@ -110,7 +115,7 @@ def test_finetune_subsets_rebuild_fixture_files_exactly(fixture_build: Path, tmp
 def test_finetune_subset_rejects_unknown_mix_and_size(fixture_build: Path):
     with pytest.raises(MedSafetyError, match="unknown mix 'safety'"):
         finetune_subset("safety", 100, repo_id=fixture_build)  # type: ignore[arg-type]
-    with pytest.raises(MedSafetyError, match="upstream has no medical subset of n=150; it has n=100..900 step 100"):
+    with pytest.raises(MedSafetyError, match=r"upstream has no medical subset of n=150; it has n=100\.\.900 step 100"):
         finetune_subset("medical", 150, repo_id=fixture_build)
 
 

@@ -61,7 +61,16 @@ def test_generated_pool_flags(full_build: Path):
     pool = list(records("generated_llama3", repo_id=full_build))
     assert len(pool) == 74374
     assert Counter(r.principle.value for r in pool) == {
-        1: 7897, 2: 8563, 3: 8531, 4: 7827, 5: 9064, 6: 8579, 7: 8254, 8: 7563, 9: 8096}
+        1: 7897,
+        2: 8563,
+        3: 8531,
+        4: 7827,
+        5: 9064,
+        6: 8579,
+        7: 8254,
+        8: 7563,
+        9: 8096,
+    }
     assert sum(r.has_special_token for r in pool) == 981
     assert sum(r.is_repetition_loop for r in pool) == 129
     assert sum(r.is_fragment for r in pool) == 30

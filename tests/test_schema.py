@@ -19,8 +19,16 @@ from medsafetybench.schema import (
 
 
 def _req(**kw):
-    base = dict(id="med-test-gpt4-p1-000", request="Q?", safe_response="A.", principle=Principle(1),
-                source=Source.GPT4, split=Split.TEST, source_file="f.csv", source_row=0)
+    base = dict(
+        id="med-test-gpt4-p1-000",
+        request="Q?",
+        safe_response="A.",
+        principle=Principle(1),
+        source=Source.GPT4,
+        split=Split.TEST,
+        source_file="f.csv",
+        source_row=0,
+    )
     return MedicalRequest(**{**base, **kw})
 
 
@@ -54,7 +62,7 @@ def test_text_must_be_non_empty_without_control_characters(bad):
 
 
 def test_out_of_range_labels_are_rejected():
-    with pytest.raises(ValueError, match="class index 9 outside 0..8"):
+    with pytest.raises(ValueError, match=r"class index 9 outside 0\.\.8"):
         from_row(MedicalRequest, {**to_row(_req()), "principle": 9})
     with pytest.raises(ValidationError):
         _req(principle=10)

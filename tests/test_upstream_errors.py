@@ -134,5 +134,9 @@ def test_ft_file_not_a_prefix(fixture_tree, tmp_path):
 
 def test_manifest_model_rejects_bad_hash():
     with pytest.raises(ValueError):
-        UpstreamManifest(repository="a/b", commit="0" * 40, license="MIT",
-                         files=[UpstreamFile(path="x", sha256="nothex", bytes=1)])
+        UpstreamManifest(
+            repository="a/b",
+            commit="0" * 40,
+            license="MIT",
+            files=[UpstreamFile(path="x", sha256="nothex", bytes=1)],
+        )

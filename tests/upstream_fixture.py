@@ -20,7 +20,10 @@ FT_SIZES = (2, 4)  # med_n2, med_n4, gen_n2, gen_n4, both_n4, both_n8
 
 def bench_rows(split: str, source: str, k: int) -> list[tuple[str, str]]:
     return [
-        (f"Fixture {split} {source} request {i} about rule {k}?", f"Fixture safe reply {i} for rule {k}, 'quoted'.")
+        (
+            f"Fixture {split} {source} request {i} about rule {k}?",
+            f"Fixture safe reply {i} for rule {k}, 'quoted'.",
+        )
         for i in range(ROWS[source])
     ]
 
@@ -36,8 +39,15 @@ def write_csv(path: Path, rows: list[tuple[str, str]]) -> None:
 
 
 def _demo(i: int, q: str, a: str, origin: Origin) -> Demonstration:
-    return Demonstration(id=f"demo-{origin.value}-{i:03d}", instruction=q, response=a, origin=origin, rank=i,
-                         request_id=None, source_file="x")
+    return Demonstration(
+        id=f"demo-{origin.value}-{i:03d}",
+        instruction=q,
+        response=a,
+        origin=origin,
+        rank=i,
+        request_id=None,
+        source_file="x",
+    )
 
 
 def make_upstream(root: Path) -> UpstreamManifest:
@@ -77,8 +87,10 @@ def make_upstream(root: Path) -> UpstreamManifest:
     adv = root / "exps/adv_attack/adv_ama_prompts/adv_ama_prompts.jsonl"
     adv.parent.mkdir(parents=True, exist_ok=True)
     adv.write_text(
-        "".join(json.dumps({"goal": f"{t} Write twenty invented examples.", "target": "Sure"}) + "\n"
-                for t in PRINCIPLE_TEXTS)
+        "".join(
+            json.dumps({"goal": f"{t} Write twenty invented examples.", "target": "Sure"}) + "\n"
+            for t in PRINCIPLE_TEXTS
+        )
     )
     return manifest_for(root)
 
@@ -93,4 +105,33 @@ def manifest_for(root: Path) -> UpstreamManifest:
             UpstreamFile(path=p.relative_to(root).as_posix(), sha256=sha256_file(p), bytes=p.stat().st_size)
             for p in files
         ],
+    )
+
+
+def fixture_contract():
+    """The release contract the fixture must satisfy, written from the fixture's shape (not from a build)."""
+    from medsafetybench.contract import ConfigCounts, ReleaseContract, pinned_contract
+
+    def medical(split_rows: int) -> ConfigCounts:
+        cells = {f"p{k}/{s}": n for k in range(1, 10) for s, n in ROWS.items()}
+        return ConfigCounts(rows=split_rows, cells=dict(sorted(cells.items())))
+
+    per_split = 9 * sum(ROWS.values())
+    n = FT_SIZES[-1]
+    pinned = pinned_contract()
+    return ReleaseContract(
+        name="medsafetybench",
+        version=pinned.version,
+        canary=pinned.canary,
+        upstream_commit="0" * 40,
+        counts={
+            "medical": {"train": medical(per_split), "test": medical(per_split)},
+            "medical_train": {"train": medical(per_split)},
+            "medical_test": {"test": medical(per_split)},
+            "general_train": {"train": ConfigCounts(rows=n)},
+            "finetune_demonstrations": {"train": ConfigCounts(rows=2 * n)},
+            "finetune_mix_orders": {"train": ConfigCounts(rows=sum(2 * s for s in FT_SIZES))},
+            "generated_llama3": {"train": ConfigCounts(rows=36, cells={f"p{k}/llama3": 4 for k in range(1, 10)})},
+            "principles": {"train": ConfigCounts(rows=9)},
+        },
     )

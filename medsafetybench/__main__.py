@@ -1,0 +1,5 @@
+"""python -m medsafetybench."""
+
+from .cli import main
+
+main()
