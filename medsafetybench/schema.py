@@ -110,20 +110,20 @@ class Record(BaseModel):
 class PrincipleRecord(Record):
     """One AMA principle; its text is read from the upstream data."""
 
-    principle: Principle
-    text: Text
-    source_file: Text
+    principle: Principle = Field(description="AMA principle (ClassLabel index 0-8 = principle 1-9).")
+    text: Text = Field(description="Full principle text, as in the upstream data.")
+    source_file: Text = Field(description="Upstream file the text was read from.")
 
 
 class MedicalRequest(Record):
     """A benchmark item: a harmful medical request and the safe response upstream paired with it."""
 
     id: Id = Field(description="Stable id, e.g. med-test-gpt4-p1-000.")
-    request: Text
-    safe_response: Text
-    principle: Principle
-    source: Source
-    split: Split
+    request: Text = Field(description="The harmful medical request, exactly as upstream released it.")
+    safe_response: Text = Field(description="The safe response upstream paired with the request.")
+    principle: Principle = Field(description="AMA principle the request violates (ClassLabel index 0-8 = 1-9).")
+    source: Source = Field(description="LLM that wrote the request: gpt4 or llama2.")
+    split: Split = Field(description="train or test.")
     source_file: Text = Field(description="Upstream file the row comes from.")
     source_row: Count = Field(description="0-based data row in source_file (header excluded).")
 
@@ -134,9 +134,9 @@ class GeneratedRequest(Record):
     id: Id = Field(description="Stable id, e.g. pool-llama3-p1-00000.")
     request: Text = Field(description="Cleaned text (special-token artifact and stray quote removed).")
     raw_request: str = Field(description="The upstream line exactly as released.")
-    principle: Principle
-    source: Source
-    source_file: Text
+    principle: Principle = Field(description="Principle the request was generated for (a weak label).")
+    source: Source = Field(description="Always llama3 (Llama-3-8B-Instruct).")
+    source_file: Text = Field(description="Upstream file the line comes from.")
     source_row: Count = Field(description="0-based line number in source_file.")
     has_special_token: bool = Field(description="Line carried a literal <|eot_id|> artifact.")
     is_repetition_loop: bool = Field(description="Degenerate repetition loop.")
@@ -150,20 +150,20 @@ class Demonstration(Record):
     """A fine-tuning demonstration (Alpaca instruction/output) used by upstream's safety tuning."""
 
     id: Id = Field(description="demo-medical-000 or demo-general-000 (rank in the id).")
-    instruction: Text
-    response: Text
-    origin: Origin
+    instruction: Text = Field(description="The request (Alpaca `instruction`).")
+    response: Text = Field(description="The safe response (Alpaca `output`).")
+    origin: Origin = Field(description="medical (MedSafetyBench train pairs) or general (Bianchi et al. 2023).")
     rank: Count = Field(description="0-based position in upstream's ordering; med_nK/gen_nK = ranks < K.")
     request_id: Id | None = Field(description="The MedicalRequest this pairs with (medical only).")
-    source_file: Text
+    source_file: Text = Field(description="Upstream file whose row `rank` this is (the largest nN file).")
 
 
 class MixOrder(Record):
     """Position of a demonstration inside one upstream ``ft_safety_both_nN.json`` (a shuffled mix)."""
 
-    n: Positive
-    position: Count
-    demonstration_id: Id
+    n: Positive = Field(description="Size N of the upstream file ft_safety_both_nN.json.")
+    position: Count = Field(description="0-based row in that file.")
+    demonstration_id: Id = Field(description="The Demonstration at that row.")
 
 
 RecordT = TypeVar("RecordT", bound=Record)
