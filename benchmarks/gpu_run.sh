@@ -15,6 +15,6 @@ export PYTHONPATH=/tmp/site:$PWD
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 python3 -c "import torch, transformers, peft, trl, datasets, pydantic; print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__, 'trl', trl.__version__, 'datasets', datasets.__version__)" | tee -a "$OUT/gpu.txt"
 rc=0
-timeout 290 python3 benchmarks/gpu_eval.py --data .gpu/build --out "$OUT/gpu_eval.json" 2>&1 | tee "$OUT/gpu_eval.log" || rc=1
-timeout 270 python3 benchmarks/gpu_finetune.py --data .gpu/build --out "$OUT/gpu_finetune.json" 2>&1 | tee "$OUT/gpu_finetune.log" || rc=1
+timeout 260 python3 benchmarks/gpu_eval.py --data .gpu/build --out "$OUT/gpu_eval.json" 2>&1 | tee "$OUT/gpu_eval.log" || rc=1
+timeout 300 python3 benchmarks/gpu_finetune.py --data .gpu/build --out "$OUT/gpu_finetune.json" 2>&1 | tee "$OUT/gpu_finetune.log" || rc=1
 exit $rc

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from string import Template
 from typing import Any
 
@@ -14,6 +13,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from .configtable import ConfigTable
 from .leakage import LeakageReport
+from .resources import resource_text
 from .schema import GeneratedRequest, MedicalRequest, Principle, PrincipleRecord, Record, Source, features_for
 
 __all__ = ["card_metadata", "render_card", "size_category"]
@@ -21,7 +21,7 @@ __all__ = ["card_metadata", "render_card", "size_category"]
 
 @functools.cache
 def _resource(name: str) -> str:
-    return resources.files("medsafetybench._dataset_card").joinpath(name).read_text("utf-8")
+    return resource_text("_dataset_card", name)
 
 
 def card_metadata() -> dict[str, Any]:

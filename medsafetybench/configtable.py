@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-from importlib import resources
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .errors import MedSafetyError
+from .resources import resource_text
 from .schema import RECORD_TYPES, Record
 
 __all__ = ["ConfigSpec", "ConfigTable", "TableSpec", "config_table"]
@@ -67,5 +67,5 @@ class ConfigTable(BaseModel):
 @functools.cache
 def config_table() -> ConfigTable:
     """The packaged config table (``loading_script/configs.yaml``)."""
-    text = resources.files("medsafetybench._loading_script").joinpath("configs.yaml").read_text("utf-8")
+    text = resource_text("_loading_script", "configs.yaml")
     return ConfigTable.model_validate(yaml.safe_load(text))

@@ -5,11 +5,11 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Iterable
-from importlib import resources
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .resources import resource_text
 from .schema import Record
 
 __all__ = ["ConfigCounts", "ReleaseContract", "count_records", "pinned_contract"]
@@ -49,5 +49,5 @@ def count_records(records: Iterable[Record]) -> ConfigCounts:
 
 @functools.cache
 def pinned_contract() -> ReleaseContract:
-    text = resources.files("medsafetybench._validation").joinpath("release_contract.json").read_text("utf-8")
+    text = resource_text("_validation", "release_contract.json")
     return ReleaseContract.model_validate_json(text)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from importlib import resources
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import UpstreamError
+from .resources import resource_text
 
 __all__ = ["UpstreamFile", "UpstreamManifest", "pinned_manifest", "sha256_file"]
 
@@ -56,5 +56,5 @@ def sha256_file(path: Path) -> str:
 @functools.cache
 def pinned_manifest() -> UpstreamManifest:
     """The manifest of the pinned upstream commit shipped with the package."""
-    text = resources.files("medsafetybench._validation").joinpath("upstream_manifest.json").read_text("utf-8")
+    text = resource_text("_validation", "upstream_manifest.json")
     return UpstreamManifest.model_validate_json(text)

@@ -1,0 +1,167 @@
+"""The ``hf`` backend: transformers generate, length-sorted left-padded batches, only new tokens decoded."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import MedSafetyError
+from .generation import Completion, OnCompletion, PromptJob
+from .models import ModelRef
+from .prompts import chat_messages, paper_prompt
+from .schema import GenerationSettings
+
+__all__ = ["HFGenerator", "auto_batch_size", "load_hf"]
+
+
+def _torch_dtype(name: str, cuda: bool) -> Any:
+    import torch
+
+    if name == "auto":
+        return torch.bfloat16 if cuda else torch.float32
+    try:
+        return {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}[name]
+    except KeyError:
+        raise MedSafetyError(f"unknown --dtype {name!r}; use auto, bfloat16, float16 or float32") from None
+
+
+def load_hf(ref: ModelRef, adapter: str | None, dtype: str) -> tuple[Any, Any]:
+    """Load model and tokenizer (bf16 on GPU by default); a LoRA adapter is merged in."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    cuda = torch.cuda.is_available()
+    kwargs: dict[str, Any] = {"gguf_file": ref.gguf_file} if ref.gguf_file else {}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(ref.path, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(
+            ref.path, dtype=_torch_dtype(dtype, cuda), device_map="cuda" if cuda else None, **kwargs
+        )
+    except OSError as exc:
+        raise MedSafetyError(f"cannot load model {ref.display}: {str(exc).splitlines()[0]}") from None
+    if adapter:
+        from peft import PeftModel
+
+        from ..finetune.models import check_adapter_base
+
+        check_adapter_base(adapter, ref.display)
+
+        try:
+            model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+        except (OSError, ValueError) as exc:
+            raise MedSafetyError(f"cannot load adapter {adapter}: {str(exc).splitlines()[0]}") from None
+    model.eval()
+    return model, tokenizer
+
+
+def auto_batch_size(model: Any, max_total_tokens: int, cap: int = 256) -> int:
+    """Batch size whose KV cache fits in 60% of free GPU memory (8 on CPU)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return 8
+    cfg = model.config
+    heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    per_token = 2 * cfg.num_hidden_layers * heads * head_dim * model.dtype.itemsize
+    torch.cuda.empty_cache()
+    free, _ = torch.cuda.mem_get_info()
+    return max(1, min(cap, int(0.6 * free) // (per_token * max(1, max_total_tokens))))
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
+    configured = getattr(model.generation_config, "eos_token_id", None)
+    ids = configured if isinstance(configured, list) else [configured]
+    ids = [i for i in [*ids, tokenizer.eos_token_id] if i is not None]
+    return sorted(set(ids))
+
+
+class HFGenerator:
+    """Greedy batched generation with transformers."""
+
+    def __init__(
+        self,
+        settings: GenerationSettings,
+        ref: ModelRef,
+        batch_size: int | None = None,
+        model: Any = None,
+        tokenizer: Any = None,
+    ) -> None:
+        self.settings = settings
+        if model is None or tokenizer is None:
+            model, tokenizer = load_hf(ref, settings.adapter, settings.dtype)
+        self.model, self.tokenizer = model, tokenizer
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self.batch_size = batch_size
+        self.last_batch_size: int | None = None
+
+    def render(self, request: str) -> str:
+        s = self.settings
+        if s.prompt_format == "paper":
+            return paper_prompt(request, s.template, s.system_prompt)
+        return self.render_messages(chat_messages(request, s.system_prompt))
+
+    def render_messages(self, messages: list[dict[str, str]]) -> str:
+        if not getattr(self.tokenizer, "chat_template", None):
+            raise MedSafetyError(f"model {self.settings.model} has no chat template: use --prompt-format paper")
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def _encode(self, texts: list[str]) -> list[list[int]]:
+        bos = self.tokenizer.bos_token
+        out = []
+        for text in texts:
+            special = not (bos and text.startswith(bos))  # chat templates often write BOS themselves
+            out.append(self.tokenizer(text, add_special_tokens=special)["input_ids"])
+        return out
+
+    def generate(self, jobs: Sequence[PromptJob], on_done: OnCompletion) -> None:
+        import torch
+        from transformers import GenerationConfig
+
+        texts = [j.prompt if isinstance(j.prompt, str) else self.render_messages(j.prompt) for j in jobs]
+        ids = self._encode(texts)
+        order = sorted(range(len(jobs)), key=lambda i: -len(ids[i]))  # longest first: OOM shows early
+        s = self.settings
+        longest = max((len(x) for x in ids), default=0)
+        batch_size = self.batch_size or auto_batch_size(self.model, longest + s.max_new_tokens)
+        tok = self.tokenizer
+        eos = None if s.ignore_eos else _eos_ids(self.model, tok)
+        config = GenerationConfig(
+            max_new_tokens=s.max_new_tokens,
+            do_sample=False,
+            pad_token_id=tok.pad_token_id,
+            eos_token_id=eos,
+        )
+        device = self.model.device
+        start = 0
+        while start < len(order):
+            chunk = order[start : start + batch_size]
+            batch = tok.pad({"input_ids": [ids[i] for i in chunk]}, padding=True, return_tensors="pt")
+            try:
+                with torch.inference_mode():
+                    out = self.model.generate(
+                        input_ids=batch["input_ids"].to(device),
+                        attention_mask=batch["attention_mask"].to(device),
+                        generation_config=config,
+                    )
+            except torch.OutOfMemoryError:
+                if batch_size == 1:
+                    raise MedSafetyError(f"out of GPU memory at batch size 1 (item {jobs[chunk[0]].id})") from None
+                batch_size = max(1, batch_size // 2)  # retry the same items in smaller batches
+                torch.cuda.empty_cache()
+                continue
+            new = out[:, batch["input_ids"].shape[1] :].tolist()
+            for row, i in zip(new, chunk, strict=True):
+                n, finish = len(row), "length"
+                stop = next((k for k, t in enumerate(row) if eos and t in eos), None)
+                if stop is not None:
+                    n, finish = stop + 1, "stop"
+                text = tok.decode(row[:n], skip_special_tokens=True)
+                on_done(Completion(jobs[i].id, text, len(ids[i]), n, finish))
+            start += len(chunk)
+        self.last_batch_size = batch_size
+
+    def close(self) -> None:
+        del self.model

@@ -1,0 +1,136 @@
+"""``compare RUN_A RUN_B``: paired differences (B - A) on shared items with paired-bootstrap CIs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..schema import Principle
+from .run import RunFolder
+from .schema import EvalItem, JudgmentRecord, settings_hash
+from .stats import mean_sem, paired_bootstrap_ci
+
+__all__ = ["Comparison", "PairedStats", "compare_runs", "paired_stats", "render_comparison"]
+
+
+class PairedStats(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    judge: str
+    group: str
+    metric: str = Field(description="harmfulness (1-5) or refusal (0/1, proxy).")
+    n_pairs: int
+    mean_a: float | None
+    mean_b: float | None
+    mean_diff: float | None = Field(description="mean(B - A); negative means B is safer on harmfulness.")
+    sem_diff: float | None
+    ci95: tuple[float, float] | None
+
+
+class Comparison(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run_a: str
+    run_b: str
+    warnings: list[str]
+    stats: list[PairedStats]
+
+
+def _value(r: JudgmentRecord) -> float | None:
+    if r.refused is not None:
+        return 1.0 if r.refused else 0.0
+    return float(r.score) if r.score is not None and not r.parse_failure else None
+
+
+def paired_stats(
+    judge: str,
+    metric: str,
+    group: str,
+    ids: Sequence[str],
+    ja: dict[str, JudgmentRecord],
+    jb: dict[str, JudgmentRecord],
+    resamples: int = 2000,
+    seed: int = 0,
+) -> PairedStats:
+    """Paired stats on ``ids`` that both runs judged validly (parse failures on either side drop the pair)."""
+    pairs = [(_value(ja[i]), _value(jb[i])) for i in ids if i in ja and i in jb]
+    kept = [(a, b) for a, b in pairs if a is not None and b is not None]
+    a = [x for x, _ in kept]
+    b = [y for _, y in kept]
+    diff_mean, diff_sem = mean_sem([y - x for x, y in kept])
+    return PairedStats(
+        judge=judge,
+        group=group,
+        metric=metric,
+        n_pairs=len(kept),
+        mean_a=mean_sem(a)[0],
+        mean_b=mean_sem(b)[0],
+        mean_diff=diff_mean,
+        sem_diff=diff_sem,
+        ci95=paired_bootstrap_ci(a, b, resamples, seed),  # type: ignore[arg-type]
+    )
+
+
+def _judged(
+    folder: RunFolder,
+) -> tuple[list[EvalItem], dict[str, tuple[str, str, dict[str, JudgmentRecord]]]]:
+    manifest = folder.manifest()
+    answers = folder.current_generations()
+    out = {
+        j.spec: (j.kind, j.prompt_version, folder.current_judgments(settings_hash(j), answers)) for j in manifest.judges
+    }
+    return folder.items(), out
+
+
+def compare_runs(run_a: RunFolder, run_b: RunFolder, resamples: int = 2000, seed: int = 0) -> Comparison:
+    items_a, judged_a = _judged(run_a)
+    items_b, judged_b = _judged(run_b)
+    by_id = {i.id: i for i in items_a}
+    shared = [i.id for i in items_b if i.id in by_id]
+    warnings = []
+    if len(shared) < max(len(items_a), len(items_b)):
+        warnings.append(
+            f"{len(shared)} shared items (A has {len(items_a)}, B has {len(items_b)}); only shared ones are paired"
+        )
+    stats = []
+    for spec in [s for s in judged_a if s in judged_b]:
+        kind, version_a, ja = judged_a[spec]
+        _, version_b, jb = judged_b[spec]
+        if version_a != version_b:
+            warnings.append(f"judge {spec}: prompt versions differ ({version_a} vs {version_b})")
+        metric = "refusal (proxy)" if kind == "refusal" else "harmfulness"
+        stats.append(paired_stats(spec, metric, "overall", shared, ja, jb, resamples, seed))
+        for p in Principle:
+            ids = [i for i in shared if by_id[i].principle == p]
+            if ids:
+                stats.append(paired_stats(spec, metric, p.slug, ids, ja, jb, resamples, seed))
+    only = sorted(set(judged_a) ^ set(judged_b))
+    if only:
+        warnings.append(f"judges in only one run are not compared: {', '.join(only)}")
+    return Comparison(run_a=str(run_a.path), run_b=str(run_b.path), warnings=warnings, stats=stats)
+
+
+def render_comparison(c: Comparison) -> str:
+    def f(x: float | None) -> str:
+        return "–" if x is None else f"{x:+.3f}" if x < 0 or x > 0 else "0.000"
+
+    def g(x: float | None) -> str:
+        return "–" if x is None else f"{x:.3f}"
+
+    lines = [
+        f"# Paired comparison: B = {c.run_b} vs A = {c.run_a}",
+        "",
+        "Differences are B - A on items both runs judged validly; 95% CIs from a paired bootstrap over items.",
+        "",
+        "| judge | metric | group | pairs | mean A | mean B | B - A ± SEM | 95% CI |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for s in c.stats:
+        ci = f"[{s.ci95[0]:+.3f}, {s.ci95[1]:+.3f}]" if s.ci95 else "–"
+        lines.append(
+            f"| {s.judge} | {s.metric} | {s.group} | {s.n_pairs} | {g(s.mean_a)} | {g(s.mean_b)} | "
+            f"{f(s.mean_diff)} ± {g(s.sem_diff)} | {ci} |"
+        )
+    lines += [""] + [f"- warning: {w}" for w in c.warnings]
+    return "\n".join(lines) + "\n"

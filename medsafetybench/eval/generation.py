@@ -1,0 +1,47 @@
+"""The generation interface shared by the hf, vllm and openai backends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from .schema import GenerationSettings
+
+__all__ = ["Completion", "Generator", "OnCompletion", "PromptJob"]
+
+
+@dataclass(frozen=True)
+class PromptJob:
+    """A rendered prompt: text (completion-style) or chat messages."""
+
+    id: str
+    prompt: str | list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A backend's answer to one job (only the continuation, never the prompt)."""
+
+    id: str
+    text: str
+    n_prompt_tokens: int | None = None
+    n_new_tokens: int | None = None
+    finish_reason: str | None = None
+
+
+OnCompletion = Callable[[Completion], None]
+
+
+class Generator(Protocol):
+    """A generation backend. ``generate`` calls ``on_done`` as each answer is ready."""
+
+    settings: GenerationSettings
+
+    def render(self, request: str) -> str | list[dict[str, str]]:
+        """The prompt for one request under the backend's prompt format."""
+        ...
+
+    def generate(self, jobs: Sequence[PromptJob], on_done: OnCompletion) -> None: ...
+
+    def close(self) -> None: ...

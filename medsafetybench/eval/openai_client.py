@@ -1,0 +1,125 @@
+"""Async calls to an OpenAI-compatible endpoint: bounded concurrency, retries with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ..errors import MedSafetyError
+
+__all__ = ["ApiOptions", "make_client", "run_bounded", "with_retries"]
+
+T = TypeVar("T")
+J = TypeVar("J")
+
+
+@dataclass(frozen=True)
+class ApiOptions:
+    """How to reach the endpoint. The key is read from the environment variable ``api_key_env``."""
+
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 16
+    max_retries: int = 5
+    backoff_base: float = 1.0
+    backoff_max: float = 30.0
+    timeout: float = 120.0
+
+
+def make_client(options: ApiOptions) -> Any:
+    """An ``openai.AsyncOpenAI`` client with its own retries off (ours apply instead)."""
+    try:
+        import openai
+    except ImportError:
+        raise MedSafetyError(
+            "the openai backend needs the openai package: pip install 'medsafetybench[eval]'"
+        ) from None
+    key = os.environ.get(options.api_key_env)
+    if not key:
+        if options.base_url is None:
+            raise MedSafetyError(f"no API key: set ${options.api_key_env} (or pass --base-url for a local server)")
+        key = "not-needed"  # local OpenAI-compatible servers (vLLM, llama.cpp) accept any key
+    return openai.AsyncOpenAI(api_key=key, base_url=options.base_url, max_retries=0, timeout=options.timeout)
+
+
+def _retryable(exc: BaseException) -> bool:
+    import openai
+
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code == 429 or exc.status_code >= 500
+    return isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError))
+
+
+def _describe(exc: BaseException) -> str:
+    import openai
+
+    if isinstance(exc, openai.APIStatusError):
+        return f"HTTP {exc.status_code}: {str(exc.message).splitlines()[0][:200]}"
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+
+
+async def with_retries(
+    call: Callable[[], Awaitable[T]],
+    options: ApiOptions,
+    what: str,
+    reraise: tuple[type[BaseException], ...] = (),
+) -> T:
+    """Await ``call()``; on 429, 5xx, timeouts and connection errors retry with exponential backoff.
+
+    Other errors become a one-line ``MedSafetyError`` naming ``what``, except ``reraise`` types.
+    """
+    for attempt in range(options.max_retries + 1):
+        try:
+            return await call()
+        except Exception as exc:
+            if isinstance(exc, reraise):
+                raise
+            if not _retryable(exc):
+                raise MedSafetyError(f"{what}: {_describe(exc)}") from None
+            if attempt == options.max_retries:
+                raise MedSafetyError(f"{what}: gave up after {attempt + 1} attempts ({_describe(exc)})") from None
+            delay = min(options.backoff_max, options.backoff_base * 2**attempt)
+            await asyncio.sleep(delay * (0.5 + random.random() / 2))
+    raise AssertionError("unreachable")
+
+
+def run_bounded(
+    jobs: Sequence[J],
+    worker: Callable[[J], Awaitable[T]],
+    on_done: Callable[[T], None],
+    concurrency: int,
+) -> None:
+    """Run ``worker`` over ``jobs`` with at most ``concurrency`` in flight; ``on_done`` as each ends.
+
+    After the first error no new job starts; jobs already in flight finish and are handed to
+    ``on_done`` (so they are saved), then the first error is raised.
+    """
+    skipped = object()
+
+    async def main() -> None:
+        semaphore = asyncio.Semaphore(max(1, concurrency))
+        failed: list[BaseException] = []
+
+        async def guarded(job: J) -> Any:
+            async with semaphore:
+                if failed:
+                    return skipped
+                try:
+                    return await worker(job)
+                except Exception as exc:
+                    failed.append(exc)
+                    return skipped
+
+        tasks = [asyncio.ensure_future(guarded(job)) for job in jobs]  # start (and queue) in job order
+        for next_done in asyncio.as_completed(tasks):
+            result = await next_done
+            if result is not skipped:
+                on_done(result)
+        if failed:
+            raise failed[0]
+
+    asyncio.run(main())

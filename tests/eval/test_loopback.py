@@ -1,0 +1,179 @@
+"""The openai backend and the rubric judge against a loopback OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from medsafetybench.errors import MedSafetyError
+from medsafetybench.eval.backend_openai import OpenAIGenerator
+from medsafetybench.eval.judges import RefusalJudge, RubricJudge
+from medsafetybench.eval.openai_client import ApiOptions
+from medsafetybench.eval.report import write_report
+from medsafetybench.eval.run import RunFolder, generate_stage, judge_stage
+from medsafetybench.eval.schema import EvalItem, GenerationSettings, settings_hash
+from medsafetybench.schema import Principle, Source
+
+from .helpers import LoopbackServer, make_principles, scripted
+
+MARKERS = ["SCORE1", "SCORE5", "GARBAGE", "GARBAGE_ONCE", "JREFUSE", "RATE429", "ERR500", "TIMEOUT"]
+
+
+def _replace(req: dict, old: str, new: str) -> dict:  # type: ignore[type-arg]
+    return json.loads(json.dumps(req).replace(old, new))
+
+
+def _items(markers: list[str]) -> list[EvalItem]:
+    return [
+        EvalItem(id=f"it-{k}", request=f"please {m} now", principle=Principle(k % 9 + 1), source=Source.GPT4)
+        for k, m in enumerate(markers)
+    ]
+
+
+def _api(server: LoopbackServer, **kw: float) -> ApiOptions:
+    opts = {"concurrency": 4, "max_retries": 3, "backoff_base": 0.01, "backoff_max": 0.05, "timeout": 0.5}
+    opts.update(kw)
+    return ApiOptions(base_url=server.base_url, api_key_env="MSB_TEST_NO_SUCH_KEY", **opts)  # type: ignore[arg-type]
+
+
+def _settings(fmt: str = "chat", max_new_tokens: int = 16) -> GenerationSettings:
+    return GenerationSettings(
+        backend="openai",
+        model="loopback-model",
+        prompt_format=fmt,  # type: ignore[arg-type]
+        template="chat" if fmt == "chat" else "paper-llama2",
+        max_new_tokens=max_new_tokens,
+        dtype="n/a",
+    )
+
+
+def _generate(
+    folder: RunFolder,
+    items: list[EvalItem],
+    settings: GenerationSettings,
+    api: ApiOptions,
+    force: bool = False,
+):  # type: ignore[no-untyped-def]
+    return generate_stage(
+        folder, items, settings, lambda: OpenAIGenerator(settings, api), force=force, show_progress=False
+    )
+
+
+def test_generate_and_judge_scores_garbage_refusals_and_transient_errors(tmp_path: Path) -> None:
+    items = _items(MARKERS)
+    folder = RunFolder(tmp_path / "run")
+    folder.items_file.append(items)
+    with LoopbackServer(scripted(timeout_delay=1.0)) as server:
+        api = _api(server)
+        result = _generate(folder, items, _settings(), api)
+        assert (result.done, result.reused) == (8, 0)
+        answers = folder.current_generations()
+        assert answers["it-0"].answer == "answer to: please SCORE1 now"
+        assert answers["it-5"].answer == "answer to: please RATE429 now"  # 429 then retried
+        assert answers["it-6"].answer == "answer to: please ERR500 now"  # 500 then retried
+        assert answers["it-7"].answer == "answer to: please TIMEOUT now"  # timed out then retried
+        assert answers["it-0"].n_new_tokens == 3 and answers["it-0"].finish_reason == "stop"
+        rubric = RubricJudge("rubric:loopback-judge", "loopback-judge", "openai", make_principles(), api)
+        judge_stage(folder, [rubric, RefusalJudge()], show_progress=False)
+        judge_requests = [r for r in server.requests if "USAGE POLICY" in r["messages"][-1]["content"]]
+        assert all(r["temperature"] == 0 for r in judge_requests)
+    rows = {r.id: r for r in folder.judgments.read() if r.judge == "rubric:loopback-judge"}
+    got = {k: (r.score, r.parse_failure, r.failure_kind, r.attempts) for k, r in rows.items()}
+    assert got == {
+        "it-0": (1, False, None, 1),
+        "it-1": (5, False, None, 1),
+        "it-2": (None, True, "unparsable", 2),
+        "it-3": (4, False, None, 2),
+        "it-4": (None, True, "judge_refused", 2),
+        "it-5": (2, False, None, 1),
+        "it-6": (2, False, None, 1),
+        "it-7": (2, False, None, 1),
+    }
+    row = rows["it-0"]
+    assert row.judge_model == "loopback-judge" and row.temperature == 0.0
+    assert row.prompt_version == rubric.settings.prompt_version and row.time
+    summary = write_report(folder, resamples=200)
+    overall = next(s for s in summary.overall if s.judge == "rubric:loopback-judge")
+    assert (overall.n_scored, overall.n_parse_failures) == (6, 2)
+    assert overall.mean == pytest.approx((1 + 5 + 4 + 2 + 2 + 2) / 6)
+    assert overall.parse_failure_rate == pytest.approx(2 / 8)
+    for name in ("report.md", "summary.json", "harmfulness_by_principle.png"):
+        assert (folder.path / name).stat().st_size > 0
+    report = (folder.path / "report.md").read_text()
+    assert "PROXY" in report and "rubric:loopback-judge: mean ± SEM" in report
+
+
+def test_judging_resumes_without_repeating_requests(tmp_path: Path) -> None:
+    items = _items(["SCORE3", "SCORE4"])
+    folder = RunFolder(tmp_path / "run")
+    folder.items_file.append(items)
+    with LoopbackServer(scripted()) as server:
+        api = _api(server)
+        _generate(folder, items, _settings(), api)
+        rubric = RubricJudge("rubric:j", "j", "openai", make_principles(), api)
+        judge_stage(folder, [rubric], show_progress=False)
+        n = len(server.requests)
+        (again,) = judge_stage(folder, [rubric], show_progress=False)
+        assert (again.done, again.reused, len(server.requests)) == (0, 2, n)
+        (forced,) = judge_stage(folder, [rubric], force=True, show_progress=False)
+        assert forced.done == 2 and len(server.requests) == n + 2
+    assert len(folder.judgments.read()) == 4
+    assert {
+        r.id: r.score
+        for r in folder.current_judgments(settings_hash(rubric.settings), folder.current_generations()).values()
+    } == {
+        "it-0": 3,
+        "it-1": 4,
+    }
+
+
+def test_give_up_names_the_item_and_keeps_finished_rows(tmp_path: Path) -> None:
+    items = _items(["SCORE1", "ALWAYS500", "SCORE2"])
+    folder = RunFolder(tmp_path / "run")
+    with LoopbackServer(scripted()) as server:
+        api = _api(server, concurrency=1, max_retries=2)
+        with pytest.raises(MedSafetyError, match=r"item it-1: loopback-model: gave up after 3 attempts \(HTTP 500"):
+            _generate(folder, items, _settings(), api)
+        saved = [r.id for r in folder.generations.read()]
+        assert "it-0" in saved and "it-1" not in saved
+        n = len(server.requests)
+        with pytest.raises(MedSafetyError, match="it-1"):  # still failing; it-0 is not asked again
+            _generate(folder, items, _settings(), api)
+        assert all("SCORE1" not in r["messages"][-1]["content"] for r in server.requests[n:])
+        behave = scripted()
+        server.behaviour = lambda req, seen: behave(_replace(req, "ALWAYS500", "SCORE3"), seen)
+        assert _generate(folder, items, _settings(), api).done == 2
+    ids = [r.id for r in folder.generations.read()]
+    assert sorted(ids) == ["it-0", "it-1", "it-2"]
+
+
+def test_changed_settings_never_reuse_stale_rows(tmp_path: Path) -> None:
+    items = _items(["SCORE1", "SCORE2"])
+    folder = RunFolder(tmp_path / "run")
+    with LoopbackServer(scripted()) as server:
+        api = _api(server)
+        assert _generate(folder, items, _settings(max_new_tokens=16), api).done == 2
+        assert _generate(folder, items, _settings(max_new_tokens=16), api).done == 0
+        changed = _settings(max_new_tokens=32)
+        assert _generate(folder, items, changed, api).done == 2
+        assert set(folder.current_generations()) == {"it-0", "it-1"}
+        assert folder.manifest().generation == changed
+        assert _generate(folder, items, changed, api, force=True).done == 2
+        paper = _settings(fmt="paper")
+        assert _generate(folder, items, paper, api).done == 2
+        assert server.requests[-1]["prompt"].startswith("[INST] <<SYS>>\n")
+        assert server.requests[-1]["prompt"].endswith("\n\nAnswer: ")
+    current = folder.current_generations()
+    assert current["it-0"].answer.startswith("completion of ")
+    assert isinstance(current["it-0"].prompt, str)
+    assert len(folder.generations.read()) == 8
+
+
+def test_missing_key_without_base_url_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from medsafetybench.eval.openai_client import make_client
+
+    monkeypatch.delenv("MSB_TEST_NO_SUCH_KEY", raising=False)
+    with pytest.raises(MedSafetyError, match=r"set \$MSB_TEST_NO_SUCH_KEY"):
+        make_client(ApiOptions(api_key_env="MSB_TEST_NO_SUCH_KEY"))
