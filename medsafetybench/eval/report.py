@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
-import platform
 from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from .. import versions
 from ..errors import MedSafetyError
 from ..schema import Principle
 from .run import RunFolder
@@ -41,13 +40,8 @@ CHART_NAME = "harmfulness_by_principle.png"
 
 
 def package_versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in _PACKAGES:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return out
+    """Versions of Python and the packages this stage depends on."""
+    return versions.package_versions(_PACKAGES)
 
 
 def build_summary(folder: RunFolder, resamples: int = 2000, seed: int = 0) -> Summary:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import os
-import platform
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .. import versions
 from ..schema import Demonstration
 from .recipes import Recipe
 
@@ -85,14 +84,8 @@ class FinetuneManifest(BaseModel):
 
 
 def package_versions() -> dict[str, str]:
-    """Versions of Python and the training stack (packages that are not installed are left out)."""
-    out = {"python": platform.python_version()}
-    for name in _PACKAGES:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return out
+    """Versions of Python and the packages this stage depends on."""
+    return versions.package_versions(_PACKAGES)
 
 
 def demonstrations_sha256(demonstrations: Sequence[Demonstration]) -> str:
