@@ -30,6 +30,10 @@ def load_hf(ref: ModelRef, adapter: str | None, dtype: str) -> tuple[Any, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    if adapter:
+        from ..finetune.models import check_adapter_base
+
+        check_adapter_base(adapter, ref.display)  # before loading anything: an adapter for another base
     cuda = torch.cuda.is_available()
     kwargs: dict[str, Any] = {"gguf_file": ref.gguf_file} if ref.gguf_file else {}
     try:
@@ -41,10 +45,6 @@ def load_hf(ref: ModelRef, adapter: str | None, dtype: str) -> tuple[Any, Any]:
         raise MedSafetyError(f"cannot load model {ref.display}: {str(exc).splitlines()[0]}") from None
     if adapter:
         from peft import PeftModel
-
-        from ..finetune.models import check_adapter_base
-
-        check_adapter_base(adapter, ref.display)
 
         try:
             model = PeftModel.from_pretrained(model, adapter).merge_and_unload()

@@ -101,3 +101,19 @@ def test_user_errors_are_one_line(tmp_path: Path, args: list[str], message: str)
     assert proc.returncode == 1, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0], proc.stderr
+
+
+def test_adapter_for_another_base_model_is_refused_before_loading(tmp_path):
+    import json
+
+    import pytest
+
+    from medsafetybench.errors import MedSafetyError
+    from medsafetybench.eval.backend_hf import load_hf
+    from medsafetybench.eval.models import ModelRef
+
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "other/base-7b"}))
+    with pytest.raises(MedSafetyError, match=r"was trained on other/base-7b .*not on some/model"):
+        load_hf(ModelRef(path="some/model"), str(adapter), "float32")
