@@ -109,3 +109,10 @@ def test_full_build_validates_and_lists_near_duplicates(full_build: Path):
     assert leak.details[-1].startswith("generated pool vs benchmark: 24 exact,")
     card = (full_build / "README.md").read_text()
     assert "med-test-llama2-p7-033 | med-train-llama2-p7-056 | 0.8667" in card
+
+
+def test_validate_hub_target_offline_is_one_line(tmp_path: Path):
+    result = run("validate", "someorg/medsafetybench@v1.0.0", env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path)})
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: someorg/medsafetybench@v1.0.0: cannot fetch from the Hub (")
