@@ -116,7 +116,8 @@ def push_folder(plan: PushPlan) -> str:
     """Upload in one commit and tag it; the token comes from the environment or ``hf auth login``."""
     from huggingface_hub import DatasetCard, HfApi, get_token
 
-    if not get_token():
+    token = get_token()
+    if not token:
         raise MedSafetyError("no Hugging Face token: set HF_TOKEN or run `hf auth login` (the token is never printed)")
     folder = Path(plan.folder)
     api = HfApi()
@@ -134,7 +135,6 @@ def push_folder(plan: PushPlan) -> str:
     except MedSafetyError:
         raise
     except Exception as exc:
-        raise MedSafetyError(
-            f"push to {plan.repo_id} failed: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
-        ) from None
+        detail = (str(exc).splitlines() or [""])[0].replace(token, "***")
+        raise MedSafetyError(f"push to {plan.repo_id} failed: {exc.__class__.__name__}: {detail}") from None
     return commit.commit_url

@@ -1,0 +1,66 @@
+"""push: one commit and a tag through huggingface_hub (its network calls replaced by recorders)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import huggingface_hub
+import pytest
+
+from medsafetybench.errors import MedSafetyError
+from medsafetybench.hub_push import Change, PlannedFile, PushPlan, push_folder
+
+
+def _plan(folder: Path) -> PushPlan:
+    return PushPlan(
+        folder=str(folder),
+        repo_id="org/msb",
+        tag="v1.0.0",
+        private=True,
+        version="1.0.0",
+        files=[PlannedFile(path="README.md", bytes=1, change=Change.ADDED)],
+        deleted=[],
+        remote="x",
+    )
+
+
+def test_push_uploads_one_commit_and_tags_it(fixture_build: Path, monkeypatch: pytest.MonkeyPatch):
+    calls: list[tuple[str, dict]] = []
+
+    def record(name, result=None):
+        def method(self, *args, **kwargs):
+            calls.append((name, {**dict(enumerate(args)), **kwargs}))
+            return result
+
+        return method
+
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_secret_token")
+    monkeypatch.setattr(huggingface_hub.DatasetCard, "validate", record("validate"))
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", record("create_repo"))
+    commit = SimpleNamespace(oid="abc123", commit_url="https://hub.example/org/msb/commit/abc123")
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", record("upload_folder", commit))
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_tag", record("create_tag"))
+    url = push_folder(_plan(fixture_build))
+    assert url.endswith("/commit/abc123")
+    assert [c[0] for c in calls] == ["validate", "create_repo", "upload_folder", "create_tag"]
+    upload = calls[2][1]
+    assert upload["repo_type"] == "dataset" and upload["folder_path"] == fixture_build
+    assert upload["delete_patterns"] == ["data/**"]
+    assert calls[1][1]["private"] is True
+    assert calls[3][1]["tag"] == "v1.0.0" and calls[3][1]["revision"] == "abc123"
+
+
+def test_push_api_error_is_one_line_without_token(fixture_build: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_secret_token")
+    monkeypatch.setattr(huggingface_hub.DatasetCard, "validate", lambda self, **kw: None)
+
+    def fail(self, *args, **kwargs):
+        raise RuntimeError("403 Forbidden: token hf_secret_token lacks write access\nmore detail")
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", fail)
+    with pytest.raises(MedSafetyError) as info:
+        push_folder(_plan(fixture_build))
+    message = str(info.value)
+    assert message == "push to org/msb failed: RuntimeError: 403 Forbidden: token *** lacks write access"
+    assert "hf_secret" not in message
