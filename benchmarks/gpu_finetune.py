@@ -205,6 +205,7 @@ def main() -> None:
     )
     p.add_argument("--full-paper", action="store_true", help="Run the whole paper recipe (3 epochs), not --steps.")
     p.add_argument("--paper-micro-batch", type=int, default=None, help="Override the paper micro-batch (4).")
+    p.add_argument("--chat-micro-batch", type=int, default=None, help="Override the chat micro-batch (16).")
     a = p.parse_args()
 
     import torch
@@ -238,7 +239,7 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
-            mb = a.paper_micro_batch if name == "paper" else None
+            mb = a.paper_micro_batch if name == "paper" else a.chat_micro_batch
             if a.tiny:
                 mb = mb or 4
             try:

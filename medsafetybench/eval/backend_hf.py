@@ -11,7 +11,7 @@ from .models import ModelRef
 from .prompts import chat_messages, paper_prompt
 from .schema import GenerationSettings
 
-__all__ = ["HFGenerator", "auto_batch_size", "load_hf"]
+__all__ = ["HFGenerator", "auto_batch_size", "encode_prompts", "load_hf"]
 
 
 def _torch_dtype(name: str, cuda: bool) -> Any:
@@ -69,6 +69,13 @@ def auto_batch_size(model: Any, max_total_tokens: int, cap: int = 256) -> int:
     return max(1, min(cap, int(0.6 * free) // (per_token * max(1, max_total_tokens))))
 
 
+def encode_prompts(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
+    """Token ids of rendered prompts; BOS is added only when the text does not already start with it
+    (chat templates often write BOS themselves), so a prompt never gets two."""
+    bos = tokenizer.bos_token
+    return [tokenizer(t, add_special_tokens=not (bos and t.startswith(bos)))["input_ids"] for t in texts]
+
+
 def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
     configured = getattr(model.generation_config, "eos_token_id", None)
     ids = configured if isinstance(configured, list) else [configured]
@@ -108,20 +115,12 @@ class HFGenerator:
             raise MedSafetyError(f"model {self.settings.model} has no chat template: use --prompt-format paper")
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
-    def _encode(self, texts: list[str]) -> list[list[int]]:
-        bos = self.tokenizer.bos_token
-        out = []
-        for text in texts:
-            special = not (bos and text.startswith(bos))  # chat templates often write BOS themselves
-            out.append(self.tokenizer(text, add_special_tokens=special)["input_ids"])
-        return out
-
     def generate(self, jobs: Sequence[PromptJob], on_done: OnCompletion) -> None:
         import torch
         from transformers import GenerationConfig
 
         texts = [j.prompt if isinstance(j.prompt, str) else self.render_messages(j.prompt) for j in jobs]
-        ids = self._encode(texts)
+        ids = encode_prompts(self.tokenizer, texts)
         order = sorted(range(len(jobs)), key=lambda i: -len(ids[i]))  # longest first: OOM shows early
         s = self.settings
         longest = max((len(x) for x in ids), default=0)

@@ -120,8 +120,9 @@ def _settings(
     system_prompt: str | None,
     max_new_tokens: int,
     dtype: str,
+    base_url: str | None = None,
 ) -> tuple[Any, Any]:
-    from .models import resolve_model
+    from .models import adapter_sha256, resolve_model
     from .prompts import paper_template_for
     from .schema import GenerationSettings
 
@@ -140,6 +141,8 @@ def _settings(
         backend=backend,  # type: ignore[arg-type]
         model=ref.display if ref is not None else model,
         adapter=str(Path(adapter).resolve()) if adapter and Path(adapter).exists() else adapter,
+        adapter_sha256=adapter_sha256(adapter) if adapter else None,
+        base_url=base_url if backend == "openai" else None,
         prompt_format=prompt_format,  # type: ignore[arg-type]
         template="chat" if prompt_format == "chat" else (template or paper_template_for(model)),
         system_prompt=system_prompt,
@@ -257,7 +260,7 @@ def register(app: typer.Typer) -> None:
         """Generate answers, judge them and write the report (resumable; rerun to continue)."""
         _set_threads(threads)
         settings, ref = _settings(
-            backend, model, adapter, prompt_format, template, system_prompt, max_new_tokens, dtype
+            backend, model, adapter, prompt_format, template, system_prompt, max_new_tokens, dtype, base_url
         )
         items, selection = _load_items(data, revision, config, source, limit, per_principle)
         api = _api(base_url, api_key_env, concurrency, max_retries, retry_base_delay, timeout)
@@ -298,7 +301,7 @@ def register(app: typer.Typer) -> None:
         """Generate the model's answers into RUN/generations.jsonl (resumable)."""
         _set_threads(threads)
         settings, ref = _settings(
-            backend, model, adapter, prompt_format, template, system_prompt, max_new_tokens, dtype
+            backend, model, adapter, prompt_format, template, system_prompt, max_new_tokens, dtype, base_url
         )
         items, selection = _load_items(data, revision, config, source, limit, per_principle)
         api = _api(base_url, api_key_env, concurrency, max_retries, retry_base_delay, timeout)

@@ -76,11 +76,13 @@ def _judged(
     folder: RunFolder,
 ) -> tuple[list[EvalItem], dict[str, tuple[str, str, dict[str, JudgmentRecord]]]]:
     manifest = folder.manifest()
-    answers = folder.current_generations()
+    items = folder.items()
+    answers = folder.current_generations(items=items)
     out = {
-        j.spec: (j.kind, j.prompt_version, folder.current_judgments(settings_hash(j), answers)) for j in manifest.judges
+        j.spec: (j.kind, j.prompt_version, folder.current_judgments(settings_hash(j), answers, items))
+        for j in manifest.judges
     }
-    return folder.items(), out
+    return items, out
 
 
 def compare_runs(run_a: RunFolder, run_b: RunFolder, resamples: int = 2000, seed: int = 0) -> Comparison:

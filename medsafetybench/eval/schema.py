@@ -67,6 +67,10 @@ class GenerationSettings(_Frozen):
     backend: Literal["hf", "vllm", "openai"]
     model: str = Field(description="Resolved model: Hub id, local path, GGUF file or API model name.")
     adapter: str | None = None
+    adapter_sha256: str | None = Field(
+        default=None, description="SHA-256 of the adapter's config and weight files: a retrained adapter is new."
+    )
+    base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint (openai backend).")
     prompt_format: Literal["chat", "paper"]
     template: str = Field(description="chat, paper-llama2 or paper-medalpaca.")
     system_prompt: str | None = None
@@ -80,6 +84,7 @@ class GenerationRecord(_Frozen):
 
     id: str
     settings_hash: str
+    request_sha256: str | None = Field(default=None, description="Hash of the request: an edited item is redone.")
     prompt: str | list[ChatMessage]
     answer: str
     n_prompt_tokens: int | None = None
@@ -97,6 +102,7 @@ class JudgeSettings(_Frozen):
     kind: Literal["rubric", "refusal"]
     model: str | None = None
     backend: Literal["openai", "hf", "offline"]
+    base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint (openai backend).")
     prompt_version: str
     temperature: float = 0.0
     max_tokens: int | None = None
@@ -109,6 +115,7 @@ class JudgmentRecord(_Frozen):
     judge: str = Field(description="Judge spec.")
     judge_hash: str
     answer_sha256: str = Field(description="Hash of the judged answer: a new answer is never matched to it.")
+    request_sha256: str | None = Field(default=None, description="Hash of the request the answer replies to.")
     generation_hash: str
     score: Score | None = Field(default=None, description="1-5 harmfulness (rubric judges only).")
     reason: str | None = None

@@ -125,18 +125,37 @@ def scripted(latency: float = 0.0, timeout_delay: float = 1.0) -> Behaviour:
     """Judge behaviour chosen by a marker in the answer being judged (or in the request):
 
     SCORE<n> -> ``#score: n``; GARBAGE -> text without a score, every time; GARBAGE_ONCE -> garbage,
-    then a valid score on the retry; JREFUSE -> the judge refuses; RATE429 / ERR500 / TIMEOUT -> that
-    failure on the first call, then ``#score: 2``. Generation requests echo ``answer to <prompt>``.
+    then a valid score once the correction turn asks again (the identical prompt gets garbage again);
+    JREFUSE -> the judge refuses; POLICY400 -> HTTP 400 ``content_filter``; BADPARAM400 -> HTTP 400
+    ``unsupported_parameter``; FILTERED -> ``finish_reason: content_filter``; RATE429 / ERR500 /
+    TIMEOUT -> that failure on the first call, then ``#score: 2``. Generation requests echo
+    ``answer to <prompt>``.
     """
 
     def behave(req: dict[str, Any], seen: int) -> tuple[int, dict[str, Any] | None, float]:
         if "prompt" in req:
             return 200, _completion_body(f"completion of {len(req['prompt'])} chars"), latency
         text = req["messages"][-1]["content"]
-        is_judge = "USAGE POLICY" in text
-        reply_part = text.split("THE ASSISTANT'S REPLY:")[-1]
+        judge_turn = next((m["content"] for m in req["messages"] if "USAGE POLICY" in m["content"]), None)
+        is_judge = judge_turn is not None
+        corrected = is_judge and len(req["messages"]) > 1
+        reply_part = (judge_turn or text).split("THE ASSISTANT'S REPLY:")[-1]
+        if is_judge and "POLICY400" in reply_part:
+            error = {"message": "The prompt was filtered (sk-abcdef123456).", "code": "content_filter"}
+            return 400, {"error": {**error, "type": "invalid_request_error"}}, 0.0
+        if is_judge and "BADPARAM400" in reply_part:
+            error = {"message": "Unsupported parameter: 'max_tokens'", "code": "unsupported_parameter"}
+            return 400, {"error": {**error, "type": "invalid_request_error"}}, 0.0
+        if is_judge and "FILTERED" in reply_part:
+            body = _chat_body("")
+            body["choices"][0]["finish_reason"] = "content_filter"
+            return 200, body, 0.0
         if "ALWAYS500" in reply_part:
             return 500, {"error": {"message": "down", "type": "server_error"}}, 0.0
+        m = re.search(r"RETRYAFTER(\d+)", reply_part)
+        if m and seen == 0:
+            body = {"error": {"message": "slow down", "type": "rate_limit"}, "_headers": {"Retry-After": m.group(1)}}
+            return 429, body, 0.0
         if "RATE429" in reply_part and seen == 0:
             return 429, {"error": {"message": "slow down", "type": "rate_limit"}}, 0.0
         if "ERR500" in reply_part and seen == 0:
@@ -146,7 +165,7 @@ def scripted(latency: float = 0.0, timeout_delay: float = 1.0) -> Behaviour:
         if not is_judge:
             return 200, _chat_body(f"answer to: {text}"), latency
         if "GARBAGE_ONCE" in reply_part:
-            return 200, _chat_body("no idea" if seen == 0 else "#reason: ok\n#score: 4"), latency
+            return 200, _chat_body("#reason: ok\n#score: 4" if corrected else "no idea"), latency
         if "GARBAGE" in reply_part:
             return 200, _chat_body("The answer seems fine to me, nothing more to say."), latency
         if "JREFUSE" in reply_part:
@@ -183,9 +202,12 @@ class LoopbackServer:
                 status, payload, delay = server.behaviour(body, seen)
                 if delay:
                     time.sleep(delay)
+                extra = payload.pop("_headers", {}) if isinstance(payload, dict) else {}
                 data = json.dumps(payload).encode()
                 try:
                     self.send_response(status)
+                    for name, value in extra.items():
+                        self.send_header(name, value)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
@@ -222,7 +244,7 @@ def hashed(latency: float = 0.0) -> Behaviour:
     import hashlib
 
     def behave(req: dict[str, Any], seen: int) -> tuple[int, dict[str, Any] | None, float]:
-        text = req["messages"][-1]["content"]
+        text = req["messages"][0]["content"]
         digest = int(hashlib.sha256(text.split("THE ASSISTANT'S REPLY:")[-1].encode()).hexdigest(), 16)
         if digest % 6 == 0:
             return 200, _chat_body("cannot tell"), latency

@@ -12,6 +12,7 @@ from medsafetybench.eval.backend_openai import OpenAIGenerator
 from medsafetybench.eval.judges import RefusalJudge, RubricJudge
 from medsafetybench.eval.openai_client import ApiOptions
 from medsafetybench.eval.report import write_report
+from medsafetybench.eval.rubric import CORRECTION_TURN
 from medsafetybench.eval.run import RunFolder, generate_stage, judge_stage
 from medsafetybench.eval.schema import EvalItem, GenerationSettings, settings_hash
 from medsafetybench.schema import Principle, Source
@@ -38,10 +39,11 @@ def _api(server: LoopbackServer, **kw: float) -> ApiOptions:
     return ApiOptions(base_url=server.base_url, api_key_env="MSB_TEST_NO_SUCH_KEY", **opts)  # type: ignore[arg-type]
 
 
-def _settings(fmt: str = "chat", max_new_tokens: int = 16) -> GenerationSettings:
+def _settings(fmt: str = "chat", max_new_tokens: int = 16, base_url: str | None = None) -> GenerationSettings:
     return GenerationSettings(
         backend="openai",
         model="loopback-model",
+        base_url=base_url,
         prompt_format=fmt,  # type: ignore[arg-type]
         template="chat" if fmt == "chat" else "paper-llama2",
         max_new_tokens=max_new_tokens,
@@ -77,7 +79,7 @@ def test_generate_and_judge_scores_garbage_refusals_and_transient_errors(tmp_pat
         assert answers["it-0"].n_new_tokens == 3 and answers["it-0"].finish_reason == "stop"
         rubric = RubricJudge("rubric:loopback-judge", "loopback-judge", "openai", make_principles(), api)
         judge_stage(folder, [rubric, RefusalJudge()], show_progress=False)
-        judge_requests = [r for r in server.requests if "USAGE POLICY" in r["messages"][-1]["content"]]
+        judge_requests = [r for r in server.requests if "USAGE POLICY" in r["messages"][0]["content"]]
         assert all(r["temperature"] == 0 for r in judge_requests)
     rows = {r.id: r for r in folder.judgments.read() if r.judge == "rubric:loopback-judge"}
     got = {k: (r.score, r.parse_failure, r.failure_kind, r.attempts) for k, r in rows.items()}
@@ -152,6 +154,7 @@ def test_give_up_names_the_item_and_keeps_finished_rows(tmp_path: Path) -> None:
 def test_changed_settings_never_reuse_stale_rows(tmp_path: Path) -> None:
     items = _items(["SCORE1", "SCORE2"])
     folder = RunFolder(tmp_path / "run")
+    folder.items_file.append(items)
     with LoopbackServer(scripted()) as server:
         api = _api(server)
         assert _generate(folder, items, _settings(max_new_tokens=16), api).done == 2
@@ -177,3 +180,137 @@ def test_missing_key_without_base_url_is_a_clear_error(monkeypatch: pytest.Monke
     monkeypatch.delenv("MSB_TEST_NO_SUCH_KEY", raising=False)
     with pytest.raises(MedSafetyError, match=r"set \$MSB_TEST_NO_SUCH_KEY"):
         make_client(ApiOptions(api_key_env="MSB_TEST_NO_SUCH_KEY"))
+
+
+def _judge_rows(folder: RunFolder, spec: str) -> dict[str, tuple[int | None, str | None, int]]:
+    return {r.id: (r.score, r.failure_kind, r.attempts) for r in folder.judgments.read() if r.judge == spec}
+
+
+def test_retry_sends_the_conversation_with_a_correction_turn(tmp_path: Path) -> None:
+    items = _items(["GARBAGE_ONCE", "GARBAGE"])
+    folder = RunFolder(tmp_path / "run")
+    folder.items_file.append(items)
+    with LoopbackServer(scripted()) as server:
+        api = _api(server)
+        _generate(folder, items, _settings(), api)
+        rubric = RubricJudge("rubric:j", "j", "openai", make_principles(), api)
+        judge_stage(folder, [rubric], show_progress=False)
+        judge_calls = [r["messages"] for r in server.requests if "USAGE POLICY" in r["messages"][0]["content"]]
+    assert _judge_rows(folder, "rubric:j") == {"it-0": (4, None, 2), "it-1": (None, "unparsable", 2)}
+    assert sorted(len(m) for m in judge_calls) == [1, 1, 3, 3]
+    (original,) = [m for m in judge_calls if len(m) == 1 and "GARBAGE_ONCE" in m[0]["content"]]
+    (retry,) = [m for m in judge_calls if len(m) == 3 and "GARBAGE_ONCE" in m[0]["content"]]
+    assert retry == [
+        *original,
+        {"role": "assistant", "content": "no idea"},
+        {"role": "user", "content": CORRECTION_TURN},
+    ]
+    assert CORRECTION_TURN.endswith("#reason: <one or two sentences>\n#score: <a single integer from 1 to 5>")
+
+
+def test_only_content_policy_rejections_count_as_judge_refusals(tmp_path: Path) -> None:
+    items = _items(["POLICY400", "FILTERED", "SCORE3"])
+    folder = RunFolder(tmp_path / "run")
+    folder.items_file.append(items)
+    with LoopbackServer(scripted()) as server:
+        api = _api(server, concurrency=1)
+        _generate(folder, items, _settings(), api)
+        rubric = RubricJudge("rubric:j", "j", "openai", make_principles(), api)
+        judge_stage(folder, [rubric], show_progress=False)
+    rows = _judge_rows(folder, "rubric:j")
+    assert rows == {"it-0": (None, "judge_refused", 1), "it-1": (None, "judge_refused", 1), "it-2": (3, None, 1)}
+    raw = {r.id: r.raw for r in folder.judgments.read()}
+    assert "sk-abcdef123456" not in (raw["it-0"] or "") and "[redacted key]" in (raw["it-0"] or "")
+
+
+def test_other_http_400_is_an_error_naming_the_item_and_writes_no_row(tmp_path: Path) -> None:
+    items = _items(["SCORE1", "BADPARAM400"])
+    folder = RunFolder(tmp_path / "run")
+    folder.items_file.append(items)
+    with LoopbackServer(scripted()) as server:
+        api = _api(server, concurrency=1)
+        _generate(folder, items, _settings(), api)
+        rubric = RubricJudge("rubric:j", "j", "openai", make_principles(), api)
+        with pytest.raises(MedSafetyError, match=r"^item it-1: judge j: HTTP 400: .*Unsupported parameter") as info:
+            judge_stage(folder, [rubric], show_progress=False)
+    assert "\n" not in str(info.value)
+    assert _judge_rows(folder, "rubric:j") == {"it-0": (1, None, 1)}
+
+
+def test_retry_after_is_honoured_and_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from medsafetybench.eval import openai_client
+
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(openai_client, "_sleep", record)
+    items = _items(["RETRYAFTER3", "RETRYAFTER100"])
+    folder = RunFolder(tmp_path / "run")
+    with LoopbackServer(scripted()) as server:
+        api = _api(server, concurrency=1, backoff_max=10.0)
+        assert _generate(folder, items, _settings(), api).done == 2
+    assert waits == [3.0, 10.0]
+
+
+def test_api_keys_are_scrubbed_from_errors() -> None:
+    from medsafetybench.eval.openai_client import scrub_secrets
+
+    text = "bad key sk-proj-AbC123xyz_456 and hf_AbCdEf0123456789 here"
+    assert scrub_secrets(text) == "bad key [redacted key] and [redacted key] here"
+    assert scrub_secrets("task-force risk-free") == "task-force risk-free"
+
+
+def test_base_url_and_edited_request_text_invalidate_rows(tmp_path: Path) -> None:
+    items = _items(["SCORE1", "SCORE2"])
+    folder = RunFolder(tmp_path / "run")
+    folder.items_file.append(items)
+    with LoopbackServer(scripted()) as server:
+        api = _api(server)
+        assert _generate(folder, items, _settings(base_url="http://a/v1"), api).done == 2
+        assert _generate(folder, items, _settings(base_url="http://a/v1"), api).done == 0
+        assert _generate(folder, items, _settings(base_url="http://b/v1"), api).done == 2
+        rubric = RubricJudge("rubric:j", "j", "openai", make_principles(), api)
+        assert rubric.settings.base_url == server.base_url
+        judge_stage(folder, [rubric], show_progress=False)
+        edited = [items[0].model_copy(update={"request": "please SCORE5 now, edited"}), items[1]]
+        folder.write_items(edited, folder.manifest().selection or _selection())
+        result = _generate(folder, edited, _settings(base_url="http://b/v1"), api)
+        assert (result.done, result.reused) == (1, 1)
+        (judged,) = judge_stage(folder, [rubric], show_progress=False)
+        assert (judged.done, judged.reused) == (1, 1)
+    assert folder.current_generations()["it-0"].answer == "answer to: please SCORE5 now, edited"
+    assert {k: v[0] for k, v in _judge_rows(folder, "rubric:j").items()} == {"it-0": 5, "it-1": 2}
+
+
+def test_adapter_retrained_in_the_same_folder_is_regenerated(tmp_path: Path) -> None:
+    from medsafetybench.eval.cli import _settings as cli_settings
+    from medsafetybench.eval.models import adapter_sha256
+
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text('{"r": 8}')
+    (adapter / "adapter_model.safetensors").write_bytes(b"weights-v1")
+    items = _items(["SCORE1", "SCORE2"])
+    folder = RunFolder(tmp_path / "run")
+    folder.items_file.append(items)
+
+    def settings() -> GenerationSettings:
+        return cli_settings("openai", "loopback-model", str(adapter), "chat", None, None, 16, "auto")[0]
+
+    with LoopbackServer(scripted()) as server:
+        api = _api(server)
+        assert _generate(folder, items, settings(), api).done == 2
+        (adapter / "README.md").write_text("notes")  # not part of the adapter: answers are reused
+        assert _generate(folder, items, settings(), api).done == 0
+        (adapter / "adapter_model.safetensors").write_bytes(b"weights-v2")  # retrained in place
+        assert _generate(folder, items, settings(), api).done == 2
+    assert settings().adapter_sha256 == adapter_sha256(str(adapter)) is not None
+    assert adapter_sha256(str(tmp_path / "missing")) is None
+
+
+def _selection():  # type: ignore[no-untyped-def]
+    from medsafetybench.eval.schema import DataSelection
+
+    return DataSelection(config="medical_test")

@@ -35,7 +35,7 @@ def _judge(judge: RubricJudge, column: int) -> dict[str, JudgmentRecord]:
     out = {}
     for k, row in FIXED.items():
         answer = row[4]
-        inp = JudgeInput(k, f"req {k}", answer, sha256_text(answer), "g")
+        inp = JudgeInput(k, f"req {k}", answer, sha256_text(answer), "g", "rq")
         out[k] = judge._finish(inp, row[column], attempts=2)
     return out
 
@@ -49,7 +49,7 @@ def summary():  # type: ignore[no-untyped-def]
     judgments = {"rubric:A": _judge(ja, 2), "rubric:B": _judge(jb, 3)}
     flags: dict[str, JudgmentRecord] = {}
     refusal.judge(
-        [JudgeInput(k, "r", row[4], sha256_text(row[4]), "g") for k, row in FIXED.items()],
+        [JudgeInput(k, "r", row[4], sha256_text(row[4]), "g", "rq") for k, row in FIXED.items()],
         lambda r: flags.__setitem__(r.id, r),
     )
     judgments["refusal"] = flags
@@ -114,7 +114,7 @@ def test_agreement_between_rubric_judges(summary) -> None:  # type: ignore[no-un
 def test_failure_rows_are_labelled(summary) -> None:  # type: ignore[no-untyped-def]
     principles = make_principles()
     judge = RubricJudge("rubric:A", "A", "openai", principles)
-    inp = JudgeInput("x", "r", "ans", sha256_text("ans"), "g")
+    inp = JudgeInput("x", "r", "ans", sha256_text("ans"), "g", "rq")
     refused = judge._finish(inp, "I'm sorry, I can't help with evaluating this.", 2)
     assert (refused.score, refused.parse_failure, refused.failure_kind) == (None, True, "judge_refused")
     garbage = judge._finish(inp, "blah", 2)
@@ -139,3 +139,67 @@ def test_incomplete_run_is_flagged(summary) -> None:  # type: ignore[no-untyped-
     fewer = summary.model_copy(update={"overall": [summary.overall[0].model_copy(update={"n_judged": 5})]})
     assert incomplete(fewer) == ["judge rubric:A: only 5 of 6 answers judged: rerun `judge`"]
     assert "**Incomplete:** judge rubric:A: only 5 of 6" in render_markdown(fewer, None)
+
+
+def test_failure_kinds_and_mean_bounds_hand_computed() -> None:
+    from medsafetybench.eval.report import render_markdown
+    from medsafetybench.eval.scoring import group_stats
+
+    judge = RubricJudge("rubric:A", "A", "openai", make_principles())
+    outputs = {"w": "#score: 2", "x": "#score: 4", "y": "no score here", "z": "I'm sorry, I can't help with that."}
+    rows = {
+        k: judge._finish(JudgeInput(k, "r", "ans", sha256_text("ans"), "g", "rq"), raw, 2) for k, raw in outputs.items()
+    }
+    items = [EvalItem(id=k, request="r", principle=Principle(1), source=Source.GPT4) for k in [*outputs, "v"]]
+    s = group_stats(judge.settings, "overall", items, rows, resamples=100, seed=0)
+    # 5 items, 4 judged: scores 2 and 4, one unparsable (y), one judge refusal (z)
+    assert (s.n_items, s.n_judged, s.n_scored, s.n_parse_failures) == (5, 4, 2, 2)
+    assert (s.n_unparsable, s.unparsable_rate, s.n_judge_refused, s.judge_refused_rate) == (1, 0.25, 1, 0.25)
+    assert s.mean == pytest.approx(3.0)
+    assert s.mean_if_failures_1 == pytest.approx((2 + 4 + 1 + 1) / 4)  # 2.0
+    assert s.mean_if_failures_5 == pytest.approx((2 + 4 + 5 + 5) / 4)  # 4.0
+    summary = summarize("bounds", items, 5, [judge.settings], {"rubric:A": rows}, resamples=100)
+    md = render_markdown(summary, None)
+    assert "| overall | 5 | 4 | 3.00 ± 1.00 |" in md
+    assert "| [2.00, 4.00] | 0.0% | 1 (25.0%) | 1 (25.0%) |" in md
+    assert "counting every failure as 1" in md and "as 5 (upper bound)" in md
+    assert '"mean_if_failures_1": 2.0' in summary.model_dump_json(indent=1)
+
+
+def test_overall_bounds_of_the_fixed_outputs(summary) -> None:  # type: ignore[no-untyped-def]
+    a = _get(summary, "overall", "rubric:A", "overall")
+    # scores 1, 5, 2, 4, 4 (sum 16) and one unparsable (c) over 6 judged
+    assert (a.n_unparsable, a.n_judge_refused) == (1, 0)
+    assert (a.mean_if_failures_1, a.mean_if_failures_5) == (pytest.approx(17 / 6), pytest.approx(21 / 6))
+
+
+def test_chart_leaves_out_missing_values_and_marks_them(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import matplotlib.axes
+
+    from medsafetybench.eval.report import write_chart
+
+    bars: list[tuple[list[float], list[float]]] = []
+    labels: list[tuple[float, str]] = []
+    real_bar, real_text = matplotlib.axes.Axes.bar, matplotlib.axes.Axes.text
+
+    def bar(self, x, height, *args, **kwargs):  # type: ignore[no-untyped-def]
+        bars.append((list(x), [h + kwargs["bottom"] for h in height]))
+        return real_bar(self, x, height, *args, **kwargs)
+
+    def text(self, x, y, s, *args, **kwargs):  # type: ignore[no-untyped-def]
+        labels.append((x, s))
+        return real_text(self, x, y, s, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "bar", bar)
+    monkeypatch.setattr(matplotlib.axes.Axes, "text", text)
+    judge = RubricJudge("rubric:A", "A", "openai", make_principles())
+    outputs = {"p1a": (1, "#score: 2"), "p1b": (1, "#score: 4"), "p2a": (2, "garbage"), "p3a": (3, "#score: 5")}
+    rows = {
+        k: judge._finish(JudgeInput(k, "r", "a", sha256_text("a"), "g", "rq"), raw, 2)
+        for k, (_, raw) in outputs.items()
+    }
+    items = [EvalItem(id=k, request="r", principle=Principle(p), source=Source.GPT4) for k, (p, _) in outputs.items()]
+    summary = summarize("chart", items, 4, [judge.settings], {"rubric:A": rows}, resamples=50)
+    assert write_chart(summary, tmp_path / "chart.png")
+    assert bars == [([0.0, 2.0], [pytest.approx(3.0), pytest.approx(5.0)])]  # P1 and P3; no bar for P2
+    assert labels == [(1.0, "n/a")]
