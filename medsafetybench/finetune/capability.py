@@ -108,6 +108,19 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+_FETCH_MODULES = ("datasets", "huggingface_hub", "requests", "httpx", "urllib3", "fsspec", "aiohttp")
+
+
+def _is_fetch_error(exc: BaseException | None) -> bool:
+    """A network or dataset-loading error (OSError covers ConnectionError and FileNotFoundError)."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in _FETCH_MODULES:
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
 def load_task_manager(
     tasks: Sequence[str], include_path: str | Path | None = None, include_defaults: bool = True
 ) -> Any:
@@ -123,9 +136,13 @@ def load_task_manager(
         try:
             manager.load([task])
         except Exception as exc:
+            if _is_fetch_error(exc):
+                raise MedSafetyError(
+                    f"capability task {task}: its Hub dataset could not be fetched ({_first_line(exc)}); "
+                    "run once with network access so the datasets library caches it"
+                ) from None
             raise MedSafetyError(
-                f"capability task {task}: its Hub dataset could not be fetched ({_first_line(exc)}); "
-                "run once with network access so the datasets library caches it"
+                f"capability task {task} failed to load: {type(exc).__name__}: {_first_line(exc)}"
             ) from None
     return manager
 

@@ -128,7 +128,10 @@ def register(app: typer.Typer) -> None:
 
         from .capability import MEDICAL_TASKS, capability_report, load_task_manager
         from .manifest import atomic_write_text
+        from .models import check_adapter_base
 
+        if adapter:
+            check_adapter_base(adapter, model)  # before lm_eval fetches any task data
         names = _split_csv(tasks) or list(MEDICAL_TASKS)
         manager = load_task_manager(names, include_path=include_path)
         report = capability_report(

@@ -123,10 +123,20 @@ def recipe_for(name: str, **overrides: Any) -> Recipe:
 
 def gradient_accumulation(recipe: Recipe, world_size: int) -> int:
     """Accumulation steps that keep ``recipe.effective_batch`` examples per step over ``world_size`` GPUs."""
+    if world_size < 1:
+        raise MedSafetyError(f"world size must be at least 1, got {world_size}")
     per_step = recipe.micro_batch * world_size
-    if world_size < 1 or recipe.effective_batch % per_step:
+    if recipe.effective_batch % per_step:
+        fits = [m for m in range(1, recipe.effective_batch + 1) if recipe.effective_batch % (m * world_size) == 0]
+        hint = (
+            f"pick --micro-batch from {', '.join(map(str, fits))}"
+            if fits
+            else f"no micro-batch divides it over {world_size} processes: pass --effective-batch as a multiple of "
+            f"{world_size} (e.g. {recipe.effective_batch // per_step * per_step or per_step}) or use another "
+            "GPU count (the paper's 128 needs 1, 2, 4, 8, ... processes)"
+        )
         raise MedSafetyError(
             f"effective batch {recipe.effective_batch} is not divisible by micro-batch {recipe.micro_batch} x "
-            f"{world_size} process(es); pick --micro-batch so that it divides"
+            f"{world_size} process(es); {hint}"
         )
     return recipe.effective_batch // per_step

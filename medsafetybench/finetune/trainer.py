@@ -6,8 +6,10 @@ import contextlib
 import errno
 import json
 import os
+import re
 import shutil
 import time
+import warnings
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,11 +29,50 @@ from .manifest import (
 from .models import Precision, check_target_modules, load_base_model, load_tokenizer, resolve_model
 from .recipes import Recipe, gradient_accumulation
 
-__all__ = ["CHECKPOINT_DIR", "RUN_PLAN", "run_finetune", "training_precision", "world_size"]
+__all__ = [
+    "CHECKPOINT_DIR",
+    "OWNED_OUTPUTS",
+    "RUN_PLAN",
+    "last_complete_checkpoint",
+    "run_finetune",
+    "training_precision",
+    "world_size",
+]
 
 CHECKPOINT_DIR = "checkpoints"
 RUN_PLAN = "run_plan.json"
 """Written before training: a resumed run must match it, so checkpoints of another run are never mixed in."""
+
+OWNED_OUTPUTS = frozenset(
+    {
+        CHECKPOINT_DIR,
+        RUN_PLAN,
+        "manifest.json",
+        "loss_log.jsonl",
+        "loss_curve.png",
+        "merged",
+        "README.md",  # peft's model card, written with the adapter
+        "training_args.bin",
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "adapter_model.bin",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "tokenizer.model",
+        "special_tokens_map.json",
+        "added_tokens.json",
+        "vocab.json",
+        "merges.txt",
+        "chat_template.jinja",
+        "chat_template.json",
+    }
+)
+"""Names in ``out`` that a run writes (``--overwrite`` removes these, and its ``.adapter.tmp-*`` / ``.merged.tmp-*``
+staging folders, and nothing else)."""
+
+_STAGING = re.compile(r"^\.(adapter|merged)\.tmp-\d+$")
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+_DISK_FULL = re.compile(r"no space left on device|storagefull|errno 28\b|code: 28\b", re.IGNORECASE)
 
 _TEMPLATE_NOTE = {
     "alpaca_no_input": "alpaca_no_input (Alpaca-LoRA '### Instruction:' / '### Response:'; loss on all tokens)",
@@ -57,31 +98,84 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _plan(base_model: str, data: DataSource, recipe: Recipe, demos_sha: str, qlora: bool) -> dict[str, Any]:
+def _plan(base_model: str, data: DataSource, recipe: Recipe, demos_sha: str, qlora: bool, procs: int) -> dict[str, Any]:
     return {
         "base_model": base_model,
         "data": data.model_dump(mode="json"),
-        "recipe": recipe.model_dump(mode="json"),
+        "recipe": recipe.model_dump(mode="json"),  # includes micro_batch
         "demonstrations_sha256": demos_sha,
         "qlora": qlora,
+        "world_size": procs,
     }
+
+
+def _nonempty(path: Path) -> bool:
+    if path.is_dir():
+        return any(_nonempty(p) for p in path.iterdir())
+    return path.is_file() and path.stat().st_size > 0
+
+
+def _checkpoint_problem(ckpt: Path) -> str | None:
+    """What a checkpoint lacks (None when trainer state, adapter, optimizer and scheduler are all there)."""
+    state = ckpt / "trainer_state.json"
+    try:
+        json.loads(state.read_text())
+    except (OSError, ValueError):
+        return "trainer_state.json is missing or unreadable"
+    if not any(_nonempty(ckpt / n) for n in ("adapter_model.safetensors", "adapter_model.bin")):
+        return "adapter weights are missing or empty"
+    deepspeed = any(_nonempty(p) for p in ckpt.glob("global_step*"))  # ZeRO keeps optimizer and scheduler there
+    if not deepspeed and not any(_nonempty(ckpt / n) for n in ("optimizer.pt", "optimizer.bin", "optimizer_0")):
+        return "optimizer state is missing or empty"
+    if not deepspeed and not _nonempty(ckpt / "scheduler.pt"):
+        return "scheduler.pt is missing or empty"
+    return None
+
+
+def last_complete_checkpoint(ckpt_dir: Path, warn: bool = True) -> Path | None:
+    """The newest checkpoint with every file a resume needs; incomplete ones (a kill or a full disk during
+    a save) are skipped with a warning."""
+    if not ckpt_dir.is_dir():
+        return None
+    found = [(int(m.group(1)), p) for p in ckpt_dir.iterdir() if p.is_dir() and (m := _CHECKPOINT.match(p.name))]
+    for _, ckpt in sorted(found, reverse=True):
+        problem = _checkpoint_problem(ckpt)
+        if problem is None:
+            return ckpt
+        if warn:
+            warnings.warn(f"skipping incomplete checkpoint {ckpt} ({problem})", stacklevel=2)
+    return None
+
+
+def _remove_owned_outputs(out: Path) -> None:
+    if not out.is_dir():
+        return
+    for path in out.iterdir():
+        if path.name in OWNED_OUTPUTS or _STAGING.match(path.name):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
 
 
 def _prepare_out(out: Path, plan: dict[str, Any], resume: bool, overwrite: bool) -> str | None:
     """Check ``out`` against the plan; return the checkpoint to resume from (or None)."""
-    from transformers.trainer_utils import get_last_checkpoint
-
     ckpt_dir = out / CHECKPOINT_DIR
     if overwrite:
-        shutil.rmtree(ckpt_dir, ignore_errors=True)
-        (out / "manifest.json").unlink(missing_ok=True)
-        (out / RUN_PLAN).unlink(missing_ok=True)
+        _remove_owned_outputs(out)
     if (out / "manifest.json").is_file():
         raise MedSafetyError(f"{out} already holds a finished run (manifest.json); pass --overwrite or another --out")
-    last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+    found = last_complete_checkpoint(ckpt_dir)
+    last = str(found) if found is not None else None
     plan_file = out / RUN_PLAN
     if plan_file.is_file() and last is not None:
-        old = json.loads(plan_file.read_text())
+        old = {"world_size": 1, **json.loads(plan_file.read_text())}  # plans before world_size: one process
+        if old["world_size"] != plan["world_size"]:
+            raise MedSafetyError(
+                f"{ckpt_dir} was trained on {old['world_size']} process(es), this run has "
+                f"{plan['world_size']}; resuming would skip other examples. Relaunch with "
+                f"{old['world_size']} GPU(s), or pass --overwrite to start again"
+            )
         changed = sorted(k for k in plan if old.get(k) != plan[k])
         if changed:
             raise MedSafetyError(
@@ -117,11 +211,15 @@ def _loss_points(log_history: list[dict[str, Any]]) -> list[LossPoint]:
     return [points[s] for s in sorted(points)]
 
 
-def _disk_full(exc: BaseException) -> bool:
-    while exc is not None:
+def _disk_full(exc: BaseException | None) -> bool:
+    """An ENOSPC OSError, or an error whose text says so (torch.save and safetensors raise RuntimeError)."""
+    seen = 0
+    while exc is not None and seen < 20:
         if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
             return True
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+        if _DISK_FULL.search(str(exc)):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
     return False
 
 
@@ -185,10 +283,10 @@ def run_finetune(
     grad_acc = gradient_accumulation(recipe, procs)  # before any loading: a bad batch split fails fast
     demos_sha = demonstrations_sha256(demonstrations)
     examples = tokenize_demonstrations(demonstrations, tokenizer, recipe)
-    resume_from = _prepare_out(out, _plan(base_name, data, recipe, demos_sha, qlora), resume, overwrite)
-    if lm is None:
-        lm = load_base_model(ref, precision, qlora=qlora)
-    check_target_modules(lm, recipe.target_modules, base_name)
+    resume_from = _prepare_out(out, _plan(base_name, data, recipe, demos_sha, qlora, procs), resume, overwrite)
+    # The training arguments come before the model: building them (and touching ``args.device``) sets up
+    # the distributed state and accelerate's DeepSpeed config, which ``from_pretrained`` reads to load
+    # FSDP2 weights on rank 0 only (cpu_ram_efficient_loading) or partitioned (ZeRO-3 zero3_init_flag).
     args = SFTConfig(
         output_dir=str(out / CHECKPOINT_DIR),
         num_train_epochs=recipe.epochs,
@@ -216,6 +314,10 @@ def run_finetune(
         dataloader_pin_memory=cuda,
         use_cpu=not cuda,
     )
+    _ = args.device  # initializes accelerate's PartialState (and the process group under a launcher)
+    if lm is None:
+        lm = load_base_model(ref, precision, qlora=qlora)
+    check_target_modules(lm, recipe.target_modules, base_name)
     peft_config = LoraConfig(
         r=recipe.lora_r,
         lora_alpha=recipe.lora_alpha,
@@ -248,7 +350,7 @@ def run_finetune(
         raise
     try:
         manifest = _write_outputs(trainer, tokenizer, out, merge=merge, qlora=qlora, ref=ref, precision=precision)
-    except OSError as exc:
+    except Exception as exc:
         if _disk_full(exc):
             raise MedSafetyError(_stopped_message(out, "disk full while saving the adapter")) from None
         raise
@@ -289,11 +391,12 @@ def run_finetune(
 
 
 def _stopped_message(out: Path, why: str) -> str:
-    from transformers.trainer_utils import get_last_checkpoint
-
-    ckpt_dir = out / CHECKPOINT_DIR
-    last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
-    kept = f"last checkpoint {last} is intact" if last else "no checkpoint was saved yet"
+    last = last_complete_checkpoint(out / CHECKPOINT_DIR, warn=False)
+    kept = (
+        f"last complete checkpoint is {last} (state, adapter, optimizer and scheduler files present)"
+        if last
+        else "no complete checkpoint was saved yet"
+    )
     return f"training stopped ({why}); {kept}; rerun the same command to resume"
 
 

@@ -27,6 +27,11 @@ def test_chat_recipe_trains_on_completions_without_padding() -> None:
     assert CHAT.effective_batch == 128
 
 
+def test_chat_recipe_keeps_the_papers_adapter() -> None:
+    assert (CHAT.lora_r, CHAT.lora_alpha, CHAT.lora_dropout) == (8, 16, 0.05)
+    assert CHAT.target_modules == ("q_proj", "v_proj") == PAPER.target_modules
+
+
 @pytest.mark.parametrize(("world", "accum"), [(1, 32), (2, 16), (4, 8), (8, 4), (32, 1)])
 def test_effective_batch_stays_128_for_any_gpu_count(world: int, accum: int) -> None:
     assert gradient_accumulation(PAPER, world) == accum
@@ -36,6 +41,15 @@ def test_effective_batch_stays_128_for_any_gpu_count(world: int, accum: int) -> 
 def test_indivisible_batch_is_a_clear_error() -> None:
     with pytest.raises(MedSafetyError, match=r"not divisible by micro-batch 4 x 3 process"):
         gradient_accumulation(PAPER, 3)
+    for world in (3, 5, 6, 7):
+        with pytest.raises(
+            MedSafetyError, match=rf"no micro-batch divides it over {world} processes: pass --effective"
+        ):
+            gradient_accumulation(PAPER, world)
+    with pytest.raises(MedSafetyError, match=r"e\.g\. 120\)"):
+        gradient_accumulation(PAPER, 3)
+    with pytest.raises(MedSafetyError, match=r"pick --micro-batch from 1, 2, 4, 8, 16, 32, 64$"):
+        gradient_accumulation(recipe_for("paper", micro_batch=128, effective_batch=128), 2)
     with pytest.raises(MedSafetyError, match="micro_batch"):
         recipe_for("paper", micro_batch=3)
 

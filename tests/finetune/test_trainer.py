@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import json
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from medsafetybench.finetune.manifest import FinetuneManifest, LossPoint
 from medsafetybench.finetune.models import check_adapter_base
 from medsafetybench.finetune.recipes import Recipe, recipe_for
 from medsafetybench.finetune.synthetic import TINY_SHAPE, random_llama
-from medsafetybench.finetune.trainer import run_finetune
+from medsafetybench.finetune.trainer import OWNED_OUTPUTS, run_finetune
 from medsafetybench.schema import Demonstration
 
 pytestmark = pytest.mark.slow
@@ -57,6 +56,7 @@ def test_recipe_trains_saves_and_adapter_changes_outputs(
         assert manifest.loss_tokens < manifest.train_tokens
     for name in ("adapter_model.safetensors", "adapter_config.json", "tokenizer.json", "loss_curve.png"):
         assert (tmp_path / name).is_file(), name
+    assert {p.name for p in tmp_path.iterdir()} <= OWNED_OUTPUTS  # --overwrite knows every file a run writes
     assert not list(tmp_path.glob(".*tmp*"))  # staging folders and temp files are gone
     assert FinetuneManifest.model_validate_json((tmp_path / "manifest.json").read_text()) == manifest
     losses = [LossPoint.model_validate_json(line) for line in (tmp_path / "loss_log.jsonl").read_text().splitlines()]
@@ -113,7 +113,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(
 ) -> None:
     recipe = _recipe("paper")
     shape = {**TINY_SHAPE, "vocab_size": len(tokenizer)}
-    with pytest.raises(MedSafetyError, match=r"interrupted.*checkpoint-4 is intact; rerun the same command"):
+    with pytest.raises(MedSafetyError, match=r"interrupted.*complete checkpoint is .*checkpoint-4 .*rerun the same"):
         run_finetune(
             demos,
             random_llama(shape),
@@ -125,7 +125,12 @@ def test_killed_run_resumes_from_its_last_checkpoint(
         )
     assert not (tmp_path / "manifest.json").exists()
     assert (tmp_path / "checkpoints" / "checkpoint-4").is_dir()
-    manifest = run_finetune(demos, random_llama(shape), tmp_path, recipe, tokenizer=tokenizer, save_steps=2)
+    half = tmp_path / "checkpoints" / "checkpoint-6"  # a save cut short by a kill: state and adapter only
+    half.mkdir()
+    for name in ("trainer_state.json", "adapter_model.safetensors"):
+        (half / name).write_bytes((tmp_path / "checkpoints" / "checkpoint-4" / name).read_bytes())
+    with pytest.warns(UserWarning, match="skipping incomplete checkpoint .*checkpoint-6"):
+        manifest = run_finetune(demos, random_llama(shape), tmp_path, recipe, tokenizer=tokenizer, save_steps=2)
     assert manifest.resumed_from == "checkpoint-4"
     assert manifest.optimizer_steps == 8
     steps = [json.loads(x)["step"] for x in (tmp_path / "loss_log.jsonl").read_text().splitlines()]
@@ -138,8 +143,9 @@ def test_full_disk_keeps_the_checkpoint_and_other_runs_are_not_mixed_in(
     tokenizer: Any, demos: list[Demonstration], tmp_path: Path
 ) -> None:
     shape = {**TINY_SHAPE, "vocab_size": len(tokenizer)}
-    full = OSError(errno.ENOSPC, "No space left on device")
-    with pytest.raises(MedSafetyError, match=r"disk full.*checkpoint-2 is intact"):
+    # torch.save / safetensors report a full disk as a RuntimeError whose text names it
+    full = RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos 64 vs 0: No space left on device")
+    with pytest.raises(MedSafetyError, match=r"disk full.*complete checkpoint is .*checkpoint-2 ") as stopped:
         run_finetune(
             demos,
             random_llama(shape),
@@ -149,6 +155,7 @@ def test_full_disk_keeps_the_checkpoint_and_other_runs_are_not_mixed_in(
             save_steps=2,
             callbacks=[_StopAt(3, full)],
         )
+    assert "\n" not in str(stopped.value)
     with pytest.raises(MedSafetyError, match=r"checkpoints of a different run \(recipe differ"):
         run_finetune(demos, random_llama(shape), tmp_path, _recipe("paper", lora_r=4), tokenizer=tokenizer)
     with pytest.raises(MedSafetyError, match="drop --no-resume"):
@@ -156,11 +163,67 @@ def test_full_disk_keeps_the_checkpoint_and_other_runs_are_not_mixed_in(
     assert (tmp_path / "checkpoints" / "checkpoint-2").is_dir()
 
 
+def test_training_arguments_exist_before_the_model_is_loaded_under_fsdp(
+    tiny_model_dir: Path, demos: list[Demonstration], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FSDP2's rank-0-only loading and ZeRO-3's partitioned init only work when from_pretrained runs after
+    the TrainingArguments (and accelerate's distributed state) exist."""
+    import socket
+
+    import trl
+    from accelerate.state import AcceleratorState
+    from transformers.distributed.fsdp import is_fsdp_enabled
+
+    from medsafetybench.finetune import trainer
+
+    # what `accelerate launch --config_file accelerate_configs/fsdp2.yaml` exports (one process here)
+    for key, value in {
+        "ACCELERATE_USE_FSDP": "true",
+        "FSDP_VERSION": "2",
+        "FSDP_CPU_RAM_EFFICIENT_LOADING": "true",
+        "FSDP_AUTO_WRAP_POLICY": "TRANSFORMER_BASED_WRAP",
+        "FSDP_STATE_DICT_TYPE": "FULL_STATE_DICT",
+        "WORLD_SIZE": "1",
+        "RANK": "0",
+        "LOCAL_RANK": "0",
+        "MASTER_ADDR": "127.0.0.1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("MASTER_PORT", str(free.getsockname()[1]))
+    calls: list[str] = []
+    real_config = trl.SFTConfig
+
+    def config(*args: Any, **kwargs: Any) -> Any:
+        calls.append("config")
+        return real_config(*args, **kwargs)
+
+    class _Loaded(Exception):
+        pass
+
+    def load(*args: Any, **kwargs: Any) -> Any:
+        # transformers' own test for FSDP rank-0-only loading (needs the process group up)
+        calls.append("load, fsdp cpu-ram-efficient" if is_fsdp_enabled() else "load, every rank")
+        raise _Loaded
+
+    monkeypatch.setattr(trl, "SFTConfig", config)
+    monkeypatch.setattr(trainer, "load_base_model", load)
+    try:
+        with pytest.raises(_Loaded):
+            run_finetune(demos, str(tiny_model_dir), tmp_path, _recipe("paper"))
+    finally:
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+        AcceleratorState._reset_state(reset_partial_state=True)
+    assert calls == ["config", "load, fsdp cpu-ram-efficient"]
+
+
 def test_model_without_target_modules_is_refused(
     tokenizer: Any, tiny_model: Any, demos: list[Demonstration], tmp_path: Path
 ) -> None:
     recipe = _recipe("paper", target_modules=("c_attn",))
-    with pytest.raises(MedSafetyError, match=r"no module named c_attn.*linear layers are: .*q_proj"):
+    with pytest.raises(MedSafetyError, match=r"no module named c_attn.*LoRA-capable layers are: .*q_proj"):
         run_finetune(demos, tiny_model, tmp_path, recipe, tokenizer=tokenizer)
 
 
