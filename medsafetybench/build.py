@@ -75,10 +75,12 @@ def build_tables(data: UpstreamData, out: Path, canary: str) -> tuple[list[Built
 def dataset_infos(data: UpstreamData, files: list[BuiltFile], nbytes: dict[str, int]) -> dict[str, dict]:
     """``dataset_info`` YAML entries (features, exact num_examples/num_bytes) for every config."""
     from datasets import DatasetInfo, SplitDict, SplitInfo
+    from datasets.info import DatasetInfosDict
+    from huggingface_hub import DatasetCardData
 
     table_spec = config_table()
     size_on_disk = {f.path: f.bytes for f in files}
-    out = {}
+    infos = {}
     for c in table_spec.configs:
         splits = SplitDict()
         for split, names in c.splits.items():
@@ -96,8 +98,10 @@ def dataset_infos(data: UpstreamData, files: list[BuiltFile], nbytes: dict[str, 
             download_size=sum(size_on_disk[table_spec.tables[t].path] for t in tables),
             dataset_size=sum(nbytes[t] for t in tables),
         )
-        out[c.name] = {"config_name": c.name, **info._to_yaml_dict()}
-    return out
+        infos[c.name] = info
+    card_data = DatasetCardData()
+    DatasetInfosDict(infos).to_dataset_card_data(card_data)
+    return {entry["config_name"]: entry for entry in card_data["dataset_info"]}
 
 
 def leakage_of(data: UpstreamData) -> LeakageReport:

@@ -206,13 +206,15 @@ def check_card(view: BuildView) -> CheckResult:
     """YAML configs <-> files present <-> dataset_info features and num_examples."""
     if not view.card_text:
         return CheckResult.make("card", "", ["README.md: missing"])
+    from datasets.info import DatasetInfosDict
+
     try:
-        data = _card(view).data.to_dict()
+        card_data = _card(view).data
+        infos = DatasetInfosDict.from_dataset_card_data(card_data)
     except Exception as exc:
         return CheckResult.make("card", "", [f"README.md: unreadable YAML ({exc})"])
     issues = []
-    declared = {c["config_name"]: c for c in data.get("configs", [])}
-    infos = {i["config_name"]: i for i in data.get("dataset_info", [])}
+    declared = {c["config_name"]: c for c in card_data.to_dict().get("configs", [])}
     for c in view.table_spec.configs:
         entry = declared.get(c.name)
         if entry is None:
@@ -228,17 +230,15 @@ def check_card(view: BuildView) -> CheckResult:
         if info is None:
             issues.append(f"dataset_info: {c.name} missing")
             continue
-        from datasets import Features
-
-        if Features._from_yaml_list(info.get("features", [])) != features_for(c.record_type(view.table_spec)):
+        if info.features != features_for(c.record_type(view.table_spec)):
             issues.append(f"dataset_info: {c.name} features differ from the schema")
-        for s in info.get("splits", []):
-            names = c.splits.get(s["name"], [])
-            rows = sum(view.tables[t].num_rows for t in names if t in view.tables)
-            if s.get("num_examples") != rows:
-                issues.append(
-                    f"dataset_info: {c.name}/{s['name']} num_examples {s.get('num_examples')} but files hold {rows}"
-                )
+        splits_info = info.splits or {}
+        if set(splits_info) != set(c.splits):
+            issues.append(f"dataset_info: {c.name} splits {sorted(splits_info)} != {sorted(c.splits)}")
+        for name, split in splits_info.items():
+            rows = sum(view.tables[t].num_rows for t in c.splits.get(name, []) if t in view.tables)
+            if split.num_examples != rows:
+                issues.append(f"dataset_info: {c.name}/{name} num_examples {split.num_examples} but files hold {rows}")
     extra = set(declared) - set(view.table_spec.names)
     issues += [f"configs: unknown config {n}" for n in sorted(extra)]
     return CheckResult.make("card", "card configs, files and dataset_info agree", issues)
