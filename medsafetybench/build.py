@@ -18,7 +18,7 @@ from .card import render_card
 from .configtable import config_table
 from .contract import ReleaseContract, pinned_contract
 from .errors import MedSafetyError
-from .leakage import LeakageReport, leakage_report
+from .leakage import benchmark_leakage
 from .parquet_io import records_table, write_parquet
 from .schema import features_for, json_schema
 from .upstream_manifest import UpstreamManifest, sha256_file
@@ -104,13 +104,6 @@ def dataset_infos(data: UpstreamData, files: list[BuiltFile], nbytes: dict[str, 
     return {entry["config_name"]: entry for entry in card_data["dataset_info"]}
 
 
-def leakage_of(data: UpstreamData) -> LeakageReport:
-    def pairs(name: str) -> list[tuple[str, str]]:
-        return [(r.id, r.request) for r in data.tables[name]]  # type: ignore[attr-defined]
-
-    return leakage_report(pairs("medical_train"), pairs("medical_test"), pairs("generated_llama3"))
-
-
 def _replace_dir(tmp: Path, out: Path, force: bool) -> None:
     if out.exists():
         if not (out / MANIFEST_FILE).is_file() and not force and any(out.iterdir()):
@@ -149,7 +142,7 @@ def build(
         step("writing parquet files")
         files, nbytes = build_tables(data, tmp, contract.canary)
         step("searching near-duplicates (MinHash LSH)")
-        leakage = leakage_of(data)
+        leakage = benchmark_leakage(data.tables.__getitem__)
         step("rendering the dataset card")
         card = render_card(
             tables=data.tables,

@@ -7,7 +7,8 @@ candidates in sub-quadratic time and every reported pair is confirmed with its e
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import xxhash
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .pool_quality import normalize_request
 
-__all__ = ["DuplicatePair", "find_duplicates", "shingles"]
+__all__ = ["DuplicatePair", "LeakageReport", "benchmark_leakage", "find_duplicates", "leakage_report", "shingles"]
 
 NUM_PERM = 64
 DEFAULT_THRESHOLD = 0.7
@@ -116,6 +117,15 @@ class LeakageReport(BaseModel):
     pool_benchmark_exact: int
     pool_benchmark_near: int
     pool_benchmark_examples: list[DuplicatePair]
+
+
+def benchmark_leakage(records: Callable[[str], Sequence[Any]], threshold: float = DEFAULT_THRESHOLD) -> LeakageReport:
+    """Leakage of a release: train vs test, and the generated pool vs both; ``records(table)`` gives its rows."""
+
+    def pairs(table: str) -> list[tuple[str, str]]:
+        return [(r.id, r.request) for r in records(table)]
+
+    return leakage_report(pairs("medical_train"), pairs("medical_test"), pairs("generated_llama3"), threshold)
 
 
 def leakage_report(

@@ -17,7 +17,7 @@ from ..build import MANIFEST_FILE, BuildManifest
 from ..card import size_category
 from ..configtable import ConfigTable, config_table
 from ..contract import ReleaseContract, count_records
-from ..leakage import leakage_report
+from ..leakage import benchmark_leakage
 from ..parquet_io import CANARY_KEY
 from ..schema import Record, features_for, from_row
 from ..upstream_manifest import UpstreamManifest, sha256_file
@@ -279,11 +279,7 @@ def check_canary(view: BuildView) -> CheckResult:
 
 def check_leakage(view: BuildView) -> CheckResult:
     """Exact and near duplicates (warnings: the data is kept as upstream released it)."""
-
-    def pairs(name: str) -> list[tuple[str, str]]:
-        return [(r.id, r.request) for r in view.records(name)]  # type: ignore[attr-defined]
-
-    report = leakage_report(pairs("medical_train"), pairs("medical_test"), pairs("generated_llama3"))
+    report = benchmark_leakage(view.records)
     issues = [
         f"train/test {'exact' if p.exact else 'near'} duplicate: {p.left_id} ~ {p.right_id} (Jaccard {p.jaccard})"
         for p in report.train_test
