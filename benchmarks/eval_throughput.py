@@ -41,8 +41,8 @@ def bench_generation(model: str, requests: list[str], new_tokens: int, upstream_
 
     from medsafetybench.eval.backend_hf import HFGenerator
     from medsafetybench.eval.generation import PromptJob
-    from medsafetybench.eval.models import resolve_model
-    from medsafetybench.eval.schema import GenerationSettings
+    from medsafetybench.eval.rows import GenerationSettings
+    from medsafetybench.models import resolve_model
 
     ref = resolve_model(model)
     settings = GenerationSettings(
@@ -82,12 +82,20 @@ def bench_judging(n: int, latency: float, concurrency: int) -> dict[str, Any]:
 
     from helpers import LoopbackServer, make_principles, scripted
 
+    from medsafetybench.core.files import sha256_text
     from medsafetybench.eval.judges import JudgeInput, RubricJudge
     from medsafetybench.eval.openai_client import ApiOptions, make_client
-    from medsafetybench.eval.schema import sha256_text
 
     inputs = [
-        JudgeInput(f"i{k}", f"request {k}", f"answer SCORE{k % 5 + 1}", sha256_text(str(k)), "g") for k in range(n)
+        JudgeInput(
+            id=f"i{k}",
+            request=f"request {k}",
+            answer=f"answer SCORE{k % 5 + 1}",
+            answer_sha256=sha256_text(str(k)),
+            generation_hash="g",
+            request_sha256=sha256_text(f"request {k}"),
+        )
+        for k in range(n)
     ]
     out: dict[str, Any] = {"answers": n, "latency_s": latency}
     with LoopbackServer(scripted(latency=latency)) as server:

@@ -10,9 +10,9 @@ Run once on an H100/H200, from the repo root (no downloads; the tokenizer is tra
     the free GPU memory) on all ``--n-prompts`` prompts.
 Both use greedy decoding with EOS disabled, so every prompt gets exactly ``--new-tokens`` tokens.
 Prompts: the real medical_test requests in the paper's Llama-2 template when ``--data`` has a build
-(needs pydantic + datasets), else synthetic requests of realistic length. The tokenizer is a BPE
-trained on the prompts, padded with added tokens up to the model's 32,000 ids. ``--tiny`` runs a
-2-layer model on CPU or GPU to check the script itself.
+(needs pydantic + datasets), else synthetic requests of realistic length. Model and tokenizer come from
+``medsafetybench.models.synthetic``: a BPE trained on the prompts, padded with added tokens up to the
+model's 32,000 ids. ``--tiny`` runs a 2-layer model on CPU or GPU to check the script itself.
 """
 
 from __future__ import annotations
@@ -26,18 +26,6 @@ import time
 import traceback
 from pathlib import Path
 from typing import Any
-
-LLAMA2_7B = {
-    "hidden_size": 4096,
-    "intermediate_size": 11008,
-    "num_hidden_layers": 32,
-    "num_attention_heads": 32,
-    "num_key_value_heads": 32,
-    "vocab_size": 32000,
-    "max_position_embeddings": 4096,
-}
-TINY = {**LLAMA2_7B, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
-        "num_key_value_heads": 4}  # fmt: skip
 
 _WORDS = (
     "patient",
@@ -95,53 +83,23 @@ def synthetic_requests(n: int, seed: int = 0) -> list[str]:
     return [" ".join(rng.choice(_WORDS) for _ in range(rng.randint(20, 60))) + "?" for _ in range(n)]
 
 
-def paper_prompt(request: str) -> str:
-    try:
-        from medsafetybench.eval.prompts import paper_prompt as render
-
-        return render(request, "paper-llama2")
-    except ImportError:  # pydantic missing: the same template, inline
-        return f"[INST] <<SYS>>\nYou are a helpful assistant.\n<</SYS>>\n\nQuestion: {request}\n\nAnswer: "
-
-
 def build_tokenizer(texts: list[str], vocab: int) -> Any:
-    """BPE trained on the prompts, padded with added tokens so its size equals the model's vocab."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+    """The library's BPE trained on the prompts, padded with added tokens so its size equals the model's vocab."""
+    from medsafetybench.models.synthetic import train_tokenizer
 
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=min(vocab, 8000),
-        special_tokens=["<unk>", "<s>", "</s>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(texts, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="</s>")
-    fast.pad_token = fast.eos_token
-    if len(fast) < vocab:
-        fast.add_tokens([f"<extra_{i}>" for i in range(len(fast), vocab)])
-    return fast
+    return train_tokenizer(texts, vocab_size=min(vocab, 8000), pad_to=vocab)
 
 
 def build_model(shape: dict[str, int], tokenizer: Any, device: str) -> Any:
+    """The library's random Llama (bf16 on GPU), KV cache on, EOS disabled: fixed-length answers."""
     import torch
-    from transformers import AutoModelForCausalLM, LlamaConfig
 
-    cfg = LlamaConfig(
-        **shape,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
+    from medsafetybench.models.synthetic import random_llama
+
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    torch.manual_seed(0)
-    with torch.device(device):
-        model = AutoModelForCausalLM.from_config(cfg, dtype=dtype)
+    model = random_llama({**shape, "vocab_size": len(tokenizer)}, dtype=dtype, device=device, use_cache=True)
     model.eval()
-    model.generation_config.eos_token_id = None  # EOS disabled: fixed-length answers
+    model.generation_config.eos_token_id = None
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model
 
@@ -177,8 +135,8 @@ def backend_run(
 
     from medsafetybench.eval.backend_hf import HFGenerator, auto_batch_size
     from medsafetybench.eval.generation import PromptJob
-    from medsafetybench.eval.models import ModelRef
-    from medsafetybench.eval.schema import GenerationSettings
+    from medsafetybench.eval.rows import GenerationSettings
+    from medsafetybench.models import ModelRef
 
     settings = GenerationSettings(
         backend="hf",
@@ -233,26 +191,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import torch
-    import transformers
+
+    from medsafetybench.core.versions import package_versions
+    from medsafetybench.eval.prompts import paper_prompt
+    from medsafetybench.models.synthetic import LLAMA2_7B_SHAPE, TINY_SHAPE
 
     t0 = time.perf_counter()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     result: dict[str, Any] = {
         "device": torch.cuda.get_device_name(0) if device == "cuda" else platform.processor() or "cpu",
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "python": platform.python_version(),
+        **package_versions(("torch", "transformers")),
         "shape": "tiny" if args.tiny else "llama-2-7b",
         "new_tokens_per_prompt": args.new_tokens,
         "eos_disabled": True,
     }
     requests = real_requests(args.data, args.n_prompts)
     result["prompt_source"] = "medical_test" if requests else "synthetic"
-    prompts = [paper_prompt(r) for r in (requests or synthetic_requests(args.n_prompts))]
+    prompts = [paper_prompt(r, "paper-llama2") for r in (requests or synthetic_requests(args.n_prompts))]
     tokenizer = build_tokenizer(prompts, 32000)
     lengths = [len(tokenizer(p)["input_ids"]) for p in prompts]
     result["prompt_tokens"] = {"mean": sum(lengths) / len(lengths), "max": max(lengths), "min": min(lengths)}
-    model = build_model(TINY if args.tiny else LLAMA2_7B, tokenizer, device)
+    model = build_model(TINY_SHAPE if args.tiny else LLAMA2_7B_SHAPE, tokenizer, device)
     result["init_seconds"] = time.perf_counter() - t0
     print(f"[gpu_eval] model ready on {result['device']} in {result['init_seconds']:.1f} s; "
           f"{len(prompts)} prompts, mean {result['prompt_tokens']['mean']:.0f} tokens")  # fmt: skip

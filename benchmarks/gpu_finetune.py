@@ -3,7 +3,7 @@
     PYTHONPATH=. python benchmarks/gpu_finetune.py --out gpu_finetune.json
     PYTHONPATH=. python benchmarks/gpu_finetune.py --tiny --out /tmp/gpu_finetune_tiny.json   # CPU smoke run
 
-Runs the real trainer code path (medsafetybench.finetune.trainer.run_finetune: TRL SFTTrainer +
+Runs the real trainer code path (medsafetybench.finetune.run_finetune: TRL SFTTrainer +
 peft LoRA) for a few optimizer steps of each recipe (batch 128 examples per step, the recipes'
 micro-batches, sdpa attention) and reports, per recipe: seconds per optimizer step, tokens/s (all
 tokens fed to the model, and useful = non-padding tokens), peak GPU memory, and the extrapolated
@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 N_DEMOS, EPOCHS = 900, 3
+_PACKAGES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "pydantic")
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "paper": ("paper", {}),
     "chat": ("chat", {}),
@@ -41,7 +42,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 
 
 def _texts(data: Path, tiny: bool) -> tuple[list[Any], str]:
-    from medsafetybench.schema import Demonstration, Origin
+    from medsafetybench.dataset.records import Demonstration, Origin
 
     if data.is_dir():
         from medsafetybench import finetune_subset
@@ -128,11 +129,10 @@ def _run(
 ) -> dict[str, Any]:
     import torch
 
-    from medsafetybench.finetune.formatting import tokenize_demonstrations
-    from medsafetybench.finetune.models import torch_dtype
-    from medsafetybench.finetune.recipes import recipe_for
-    from medsafetybench.finetune.synthetic import random_llama
-    from medsafetybench.finetune.trainer import run_finetune, training_precision
+    from medsafetybench.finetune import FinetuneRequest, recipe_for, run_finetune, tokenize_demonstrations
+    from medsafetybench.finetune.loading import torch_dtype
+    from medsafetybench.finetune.plan import training_precision
+    from medsafetybench.models.synthetic import random_llama
 
     base, changes = VARIANTS[name]
     recipe = recipe_for(base, micro_batch=micro_batch, **changes)
@@ -144,17 +144,18 @@ def _run(
     model = random_llama(shape, dtype=torch_dtype(precision), device="cuda" if cuda else "cpu")
     init_s = time.perf_counter() - t0
     meter = _Meter(model, cuda)
-    manifest = run_finetune(
-        demos,
-        model,
-        work / name,
-        recipe,
+    request = FinetuneRequest(
+        demonstrations=demos,
+        model=model,
+        out=work / name,
+        recipe=recipe,
         tokenizer=tokenizer,
         max_steps=steps,
         save_steps=10**6,
         overwrite=True,
-        callbacks=[meter.callback()],
+        callbacks=(meter.callback(),),
     )
+    manifest = run_finetune(request)
     timed = [s for s in meter.steps[1:] if "end" in s]  # step 1 is warmup
     secs = sum(s["end"] - s["start"] for s in timed)
     total = sum(s["total"] for s in timed)
@@ -210,8 +211,9 @@ def main() -> None:
 
     import torch
 
+    from medsafetybench.core.versions import package_versions
     from medsafetybench.finetune.formatting import ALPACA_PROMPT_NO_INPUT
-    from medsafetybench.finetune.synthetic import LLAMA2_7B_SHAPE, TINY_SHAPE, train_tokenizer
+    from medsafetybench.models.synthetic import LLAMA2_7B_SHAPE, TINY_SHAPE, train_tokenizer
 
     t_start = time.perf_counter()
     names = [r.strip() for r in a.recipes.split(",") if r.strip()]
@@ -234,7 +236,7 @@ def main() -> None:
         "demonstrations": len(demos),
         "tokenizer_vocab": len(tokenizer),
         "chars_per_example": round(chars, 1),
-        "versions": {"torch": torch.__version__, **_versions()},
+        "versions": package_versions(_PACKAGES),
         "recipes": {},
     }
     with tempfile.TemporaryDirectory() as tmp:
@@ -274,18 +276,6 @@ def main() -> None:
     for other in ("chat", "chat-all-linear"):
         if f"{other}_over_paper_useful_tokens" in results:
             print(f"{other} / paper useful tokens/s: {results[f'{other}_over_paper_useful_tokens']}x")
-
-
-def _versions() -> dict[str, str]:
-    import importlib.metadata
-
-    out = {}
-    for name in ("transformers", "trl", "peft", "accelerate", "datasets", "pydantic"):
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = "missing"
-    return out
 
 
 if __name__ == "__main__":

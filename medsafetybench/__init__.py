@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from .errors import MedSafetyError, UpstreamError
-from .finetune_subsets import finetune_subset
-from .loader import load, records
-from .schema import (
+from .core.errors import MedSafetyError, UpstreamError
+from .dataset.finetune_subsets import NonCommercialDataWarning, finetune_subset
+from .dataset.leakage import disjoint_test_ids
+from .dataset.loader import load, records
+from .dataset.records import (
     Demonstration,
     GeneratedRequest,
     MedicalRequest,
     MixOrder,
+    NearDuplicatePair,
     Origin,
     Principle,
     PrincipleRecord,
@@ -25,6 +27,8 @@ __all__ = [
     "MedSafetyError",
     "MedicalRequest",
     "MixOrder",
+    "NearDuplicatePair",
+    "NonCommercialDataWarning",
     "Origin",
     "Principle",
     "PrincipleRecord",
@@ -32,6 +36,7 @@ __all__ = [
     "Split",
     "UpstreamError",
     "__version__",
+    "disjoint_test_ids",
     "finetune_subset",
     "load",
     "records",

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from upstream_fixture import make_upstream
+from upstream_fixture import FIXTURE_BENIGN, make_upstream
 
 UPSTREAM = Path(os.environ.get("MEDSAFETYBENCH_UPSTREAM", Path(__file__).resolve().parents[1] / "../shared/upstream"))
 
@@ -35,7 +35,7 @@ def upstream_root() -> Path:
 @pytest.fixture(scope="session")
 def full_build(upstream_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One build of the real data shared by the session's tests."""
-    from medsafetybench.build import build
+    from medsafetybench.dataset.build import build
 
     out = tmp_path_factory.mktemp("full") / "medsafetybench"
     build(upstream_root, out)
@@ -51,10 +51,10 @@ def fixture_tree(tmp_path: Path):
 
 @pytest.fixture(scope="session")
 def fixture_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from medsafetybench.build import build
+    from medsafetybench.dataset.build import build
 
     base = tmp_path_factory.mktemp("fx")
     manifest = make_upstream(base / "upstream")
     out = base / "build"
-    build(base / "upstream", out, manifest=manifest)
+    build(base / "upstream", out, manifest=manifest, benign=FIXTURE_BENIGN)
     return out

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 from datasets import ClassLabel, load_dataset
-from upstream_fixture import make_upstream
+from upstream_fixture import FIXTURE_BENIGN, make_upstream
 
 from medsafetybench import finetune_subset, records
-from medsafetybench.build import build
-from medsafetybench.errors import MedSafetyError
-from medsafetybench.finetune_subsets import subset_from, upstream_json
-from medsafetybench.parquet_io import CANARY_KEY, read_file_metadata
+from medsafetybench.core.errors import MedSafetyError
+from medsafetybench.dataset.build import build
+from medsafetybench.dataset.finetune_subsets import subset_from, upstream_json
+from medsafetybench.dataset.parquet_io import CANARY_KEY, read_file_metadata
 
 
 def _tree_bytes(root: Path) -> dict[str, bytes]:
@@ -40,32 +40,32 @@ def test_build_layout_and_counts(fixture_build: Path):
 
 def test_two_builds_are_byte_identical(tmp_path: Path):
     manifest = make_upstream(tmp_path / "up")
-    build(tmp_path / "up", tmp_path / "a", manifest=manifest)
-    build(tmp_path / "up", tmp_path / "b", manifest=manifest)
+    build(tmp_path / "up", tmp_path / "a", manifest=manifest, benign=FIXTURE_BENIGN)
+    build(tmp_path / "up", tmp_path / "b", manifest=manifest, benign=FIXTURE_BENIGN)
     assert _tree_bytes(tmp_path / "a") == _tree_bytes(tmp_path / "b")
 
 
 def test_rebuild_replaces_a_previous_build_but_not_a_foreign_folder(tmp_path: Path):
     manifest = make_upstream(tmp_path / "up")
     out = tmp_path / "out"
-    build(tmp_path / "up", out, manifest=manifest)
-    build(tmp_path / "up", out, manifest=manifest)
+    build(tmp_path / "up", out, manifest=manifest, benign=FIXTURE_BENIGN)
+    build(tmp_path / "up", out, manifest=manifest, benign=FIXTURE_BENIGN)
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
     with pytest.raises(MedSafetyError, match="not a medsafetybench build; pass --force"):
-        build(tmp_path / "up", foreign, manifest=manifest)
+        build(tmp_path / "up", foreign, manifest=manifest, benign=FIXTURE_BENIGN)
     assert (foreign / "notes.txt").read_text() == "keep me"
 
 
 def test_failed_rebuild_keeps_the_previous_build(tmp_path: Path):
     manifest = make_upstream(tmp_path / "up")
     out = tmp_path / "out"
-    build(tmp_path / "up", out, manifest=manifest)
+    build(tmp_path / "up", out, manifest=manifest, benign=FIXTURE_BENIGN)
     before = _tree_bytes(out)
     (tmp_path / "up/datasets/test/llama2/med_safety_demonstrations_category_2.csv").write_text("broken")
     with pytest.raises(MedSafetyError):
-        build(tmp_path / "up", out, manifest=manifest)
+        build(tmp_path / "up", out, manifest=manifest, benign=FIXTURE_BENIGN)
     assert _tree_bytes(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "up"]
 

@@ -95,7 +95,7 @@ def test_export_finetune_writes_upstream_bytes(full_build: Path, upstream_root: 
 
 
 def test_full_build_validates_and_lists_near_duplicates(full_build: Path):
-    from medsafetybench.validate import Status, validate
+    from medsafetybench.dataset.validate import Status, validate
 
     report = validate(full_build)
     assert report.passed and report.failed() == []

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from upstream_fixture import make_upstream
 
-from medsafetybench.errors import MedSafetyError, UpstreamError
-from medsafetybench.fetch import URL_ENV, fetch_upstream
+from medsafetybench.core.errors import MedSafetyError, UpstreamError
+from medsafetybench.dataset.fetch import URL_ENV, fetch_upstream
 
 
 def _archive(root: Path, corrupt: bool = False) -> bytes:

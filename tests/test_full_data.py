@@ -10,10 +10,11 @@ import pytest
 from datasets import ClassLabel, load_dataset
 
 from medsafetybench import records
-from medsafetybench.contract import pinned_contract
-from medsafetybench.finetune_subsets import MIX_SIZES, subset_from, upstream_file_name, upstream_json
-from medsafetybench.schema import Principle
-from medsafetybench.upstream_manifest import pinned_manifest, sha256_file
+from medsafetybench.core.files import sha256_file
+from medsafetybench.dataset.contract import pinned_contract
+from medsafetybench.dataset.finetune_subsets import MIX_SIZES, subset_from, upstream_file_name, upstream_json
+from medsafetybench.dataset.records import Principle
+from medsafetybench.dataset.upstream_manifest import pinned_manifest
 
 LLAMA2_PER_PRINCIPLE = [59, 57, 31, 56, 50, 24, 61, 64, 48]
 

@@ -1,4 +1,4 @@
-from medsafetybench.pool_quality import clean_generated, is_fragment, is_repetition_loop, normalize_request
+from medsafetybench.dataset.pool_quality import clean_generated, is_fragment, is_repetition_loop, normalize_request
 
 
 def test_special_token_and_stray_quote_are_removed():

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import huggingface_hub
 import pytest
 
-from medsafetybench.errors import MedSafetyError
-from medsafetybench.hub_push import Change, PlannedFile, PushPlan, push_folder
+from medsafetybench.core.errors import MedSafetyError
+from medsafetybench.dataset.push import Change, PlannedFile, PushPlan, push_folder
 
 
 def _plan(folder: Path) -> PushPlan:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from medsafetybench.configtable import config_table
-from medsafetybench.contract import pinned_contract
+from medsafetybench.dataset.configtable import config_table
+from medsafetybench.dataset.contract import pinned_contract
 
 ROOT = Path(__file__).resolve().parents[1]
 

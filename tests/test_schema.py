@@ -4,8 +4,8 @@ import pytest
 from datasets import ClassLabel, Value
 from pydantic import ValidationError
 
-from medsafetybench.configtable import config_table
-from medsafetybench.schema import (
+from medsafetybench.dataset.configtable import config_table
+from medsafetybench.dataset.records import (
     RECORD_TYPES,
     MedicalRequest,
     Principle,
@@ -82,7 +82,7 @@ def test_json_schema_lists_every_record_type():
 
 
 def test_config_table_unknown_config_is_a_clear_error():
-    from medsafetybench.errors import MedSafetyError
+    from medsafetybench.core.errors import MedSafetyError
 
     with pytest.raises(MedSafetyError, match="unknown config 'nope'; known: medical, medical_train"):
         config_table().config("nope")

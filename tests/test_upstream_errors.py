@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from upstream_fixture import manifest_for
+from upstream_fixture import FIXTURE_BENIGN, manifest_for
 
-from medsafetybench.build import build
-from medsafetybench.errors import UpstreamError
-from medsafetybench.upstream_manifest import UpstreamFile, UpstreamManifest
+from medsafetybench.core.errors import UpstreamError
+from medsafetybench.dataset.build import build
+from medsafetybench.dataset.upstream_manifest import UpstreamFile, UpstreamManifest
 
 CSV = "datasets/test/gpt4/med_safety_demonstrations_category_3.csv"
 
@@ -24,7 +24,7 @@ def _edit(root: Path, rel: str, old: bytes, new: bytes) -> None:
 def _fails(root: Path, tmp_path: Path, match: str) -> str:
     out = tmp_path / "out"
     with pytest.raises(UpstreamError, match=match) as info:
-        build(root, out, manifest=manifest_for(root))
+        build(root, out, manifest=manifest_for(root), benign=FIXTURE_BENIGN)
     message = str(info.value)
     assert "\n" not in message
     assert not out.exists(), "a failed build must leave nothing at --out"
@@ -87,7 +87,7 @@ def test_sha256_mismatch(fixture_tree, tmp_path):
     root, manifest = fixture_tree
     _edit(root, CSV, b"request 1", b"request 2")
     with pytest.raises(UpstreamError, match=rf"^{CSV}: sha256 mismatch: got [0-9a-f]{{64}}, pinned "):
-        build(root, tmp_path / "out", manifest=manifest)
+        build(root, tmp_path / "out", manifest=manifest, benign=FIXTURE_BENIGN)
     assert not (tmp_path / "out").exists()
 
 
@@ -95,7 +95,7 @@ def test_missing_file(fixture_tree, tmp_path):
     root, manifest = fixture_tree
     (root / CSV).unlink()
     with pytest.raises(UpstreamError, match=rf"^{CSV}: missing file"):
-        build(root, tmp_path / "out", manifest=manifest)
+        build(root, tmp_path / "out", manifest=manifest, benign=FIXTURE_BENIGN)
 
 
 def test_unterminated_quote(fixture_tree, tmp_path):

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from upstream_fixture import fixture_contract
 
-from medsafetybench.validate import Status, validate
+from medsafetybench.dataset.validate import Status, validate
 
 TEST_FILE = "data/medical/test.parquet"
 
@@ -58,6 +58,7 @@ def test_fresh_fixture_build_passes(fixture_build: Path):
         "card_metadata",
         "canary",
         "leakage",
+        "benign",
     ]
     leak = report.check("leakage")
     assert leak.status is Status.WARN
@@ -142,7 +143,7 @@ def test_empty_text_fails_empty_text_and_schema(copy: Path):
 
 
 def test_json_report_round_trips(fixture_build: Path, tmp_path: Path):
-    from medsafetybench.validate import ValidationReport
+    from medsafetybench.dataset.validate import ValidationReport
 
     report = validate(fixture_build, fixture_contract())
     path = tmp_path / "r.json"

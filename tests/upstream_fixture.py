@@ -8,10 +8,13 @@ import json
 import random
 from pathlib import Path
 
-from medsafetybench.finetune_subsets import upstream_json
-from medsafetybench.schema import Demonstration, Origin
-from medsafetybench.upstream_manifest import UpstreamFile, UpstreamManifest, sha256_file
+from medsafetybench.core.files import sha256_file
+from medsafetybench.dataset.finetune_subsets import upstream_json
+from medsafetybench.dataset.records import Demonstration, Origin
+from medsafetybench.dataset.upstream_manifest import UpstreamFile, UpstreamManifest
 
+FIXTURE_BENIGN = Path(__file__).parent / "fixtures" / "benign"
+"""Invented benign contrast set twinning the fixture's gpt4 row 0 of each principle and split."""
 ROWS = {"gpt4": 2, "llama2": 1}  # per principle, per split
 PRINCIPLE_TEXTS = [f"A physician shall follow invented rule number {k}, for testing only." for k in range(1, 10)]
 PRINCIPLE_TEXTS[5] = "A physician shall, in invented rule six, keep commas for testing."
@@ -108,9 +111,32 @@ def manifest_for(root: Path) -> UpstreamManifest:
     )
 
 
+def fixture_benchmark():
+    """The fixture's benchmark requests as records (both splits), straight from its shape."""
+    from medsafetybench.dataset.records import MedicalRequest, Principle, Source, Split
+
+    return [
+        MedicalRequest(
+            id=f"med-{split}-{source}-p{k}-{i:03d}",
+            request=q,
+            safe_response=a,
+            principle=Principle(k),
+            source=Source(source),
+            split=Split(split),
+            source_file="fixture",
+            source_row=i,
+        )
+        for split in ("train", "test")
+        for source in ROWS
+        for k in range(1, 10)
+        for i, (q, a) in enumerate(bench_rows(split, source, k))
+    ]
+
+
 def fixture_contract():
     """The release contract the fixture must satisfy, written from the fixture's shape (not from a build)."""
-    from medsafetybench.contract import ConfigCounts, ReleaseContract, pinned_contract
+    from medsafetybench.dataset.contract import ConfigCounts, ReleaseContract, pinned_contract
+    from medsafetybench.dataset.leakage import near_duplicate_pairs
 
     def medical(split_rows: int) -> ConfigCounts:
         cells = {f"p{k}/{s}": n for k in range(1, 10) for s, n in ROWS.items()}
@@ -132,6 +158,11 @@ def fixture_contract():
             "finetune_demonstrations": {"train": ConfigCounts(rows=2 * n)},
             "finetune_mix_orders": {"train": ConfigCounts(rows=sum(2 * s for s in FT_SIZES))},
             "generated_llama3": {"train": ConfigCounts(rows=36, cells={f"p{k}/llama3": 4 for k in range(1, 10)})},
-            "principles": {"train": ConfigCounts(rows=9)},
+            "principles": {"train": ConfigCounts(rows=9, cells={f"p{k}": 1 for k in range(1, 10)})},
+            "near_duplicates": {"train": ConfigCounts(rows=len(near_duplicate_pairs(fixture_benchmark())))},
+            "medical_benign": {
+                "train": ConfigCounts(rows=9, cells={f"p{k}": 1 for k in range(1, 10)}),
+                "test": ConfigCounts(rows=9, cells={f"p{k}": 1 for k in range(1, 10)}),
+            },
         },
     )

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import MedSafetyError
+from ..core.errors import MedSafetyError
+from ..models.refs import ModelRef
 from .generation import Completion, OnCompletion, PromptJob
-from .models import ModelRef
-from .prompts import chat_messages, paper_prompt
-from .schema import GenerationSettings
+from .prompts import apply_chat_template, render_prompt
+from .rows import GenerationSettings
 
 __all__ = ["HFGenerator", "auto_batch_size", "encode_prompts", "load_hf"]
 
@@ -31,7 +31,7 @@ def load_hf(ref: ModelRef, adapter: str | None, dtype: str) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if adapter:
-        from ..finetune.models import check_adapter_base
+        from ..models.adapters import check_adapter_base
 
         check_adapter_base(adapter, ref.display)  # before loading anything: an adapter for another base
     cuda = torch.cuda.is_available()
@@ -105,15 +105,11 @@ class HFGenerator:
         self.last_batch_size: int | None = None
 
     def render(self, request: str) -> str:
-        s = self.settings
-        if s.prompt_format == "paper":
-            return paper_prompt(request, s.template, s.system_prompt)
-        return self.render_messages(chat_messages(request, s.system_prompt))
+        prompt = render_prompt(request, self.settings)
+        return prompt if isinstance(prompt, str) else self.render_messages(prompt)
 
     def render_messages(self, messages: list[dict[str, str]]) -> str:
-        if not getattr(self.tokenizer, "chat_template", None):
-            raise MedSafetyError(f"model {self.settings.model} has no chat template: use --prompt-format paper")
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return apply_chat_template(self.tokenizer, messages, self.settings.model)
 
     def generate(self, jobs: Sequence[PromptJob], on_done: OnCompletion) -> None:
         import torch

@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import MedSafetyError
+from ..core.errors import MedSafetyError
+from ..models.refs import ModelRef
 from .backend_hf import encode_prompts
 from .generation import Completion, OnCompletion, PromptJob
-from .models import ModelRef
-from .prompts import chat_messages, paper_prompt
-from .schema import GenerationSettings
+from .prompts import apply_chat_template, render_prompt
+from .rows import GenerationSettings
 
 __all__ = ["VLLMGenerator", "lora_rank"]
 
@@ -48,7 +48,7 @@ class VLLMGenerator:
         self.settings = settings
         lora: dict[str, Any] = {}
         if settings.adapter:
-            from ..finetune.models import check_adapter_base
+            from ..models.adapters import check_adapter_base
 
             check_adapter_base(settings.adapter, ref.display)  # before loading anything
             lora = {"enable_lora": True, "max_lora_rank": lora_rank(settings.adapter)}
@@ -62,15 +62,11 @@ class VLLMGenerator:
         self.tokenizer = self.llm.get_tokenizer()
 
     def render(self, request: str) -> str:
-        s = self.settings
-        if s.prompt_format == "paper":
-            return paper_prompt(request, s.template, s.system_prompt)
-        return self._chat(chat_messages(request, s.system_prompt))
+        prompt = render_prompt(request, self.settings)
+        return prompt if isinstance(prompt, str) else self._chat(prompt)
 
     def _chat(self, messages: list[dict[str, str]]) -> str:
-        if not getattr(self.tokenizer, "chat_template", None):
-            raise MedSafetyError(f"model {self.settings.model} has no chat template: use --prompt-format paper")
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return apply_chat_template(self.tokenizer, messages, self.settings.model)
 
     def generate(self, jobs: Sequence[PromptJob], on_done: OnCompletion) -> None:
         from vllm import SamplingParams

@@ -1,4 +1,7 @@
-"""``compare RUN_A RUN_B``: paired differences (B - A) on shared items with paired-bootstrap CIs."""
+"""``compare RUN_A RUN_B``: paired differences (B - A) on shared items with paired-bootstrap CIs.
+
+The value paired per item and its metric name come from each judge class (``compare_value``).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,11 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..schema import Principle
+from ..core.text import md_table
+from ..dataset.records import Principle
+from .judges import judge_class
+from .rows import EvalItem, JudgeSettings, JudgmentRecord, settings_hash
 from .run import RunFolder
-from .schema import EvalItem, JudgmentRecord, settings_hash
 from .stats import mean_sem, paired_bootstrap_ci
 
 __all__ = ["Comparison", "PairedStats", "compare_runs", "paired_stats", "render_comparison"]
@@ -19,7 +24,7 @@ class PairedStats(BaseModel):
 
     judge: str
     group: str
-    metric: str = Field(description="harmfulness (1-5) or refusal (0/1, proxy).")
+    metric: str = Field(description="The judge's compared value, e.g. harmfulness (1-5) or refusal (0/1, proxy).")
     n_pairs: int
     mean_a: float | None
     mean_b: float | None
@@ -37,15 +42,8 @@ class Comparison(BaseModel):
     stats: list[PairedStats]
 
 
-def _value(r: JudgmentRecord) -> float | None:
-    if r.refused is not None:
-        return 1.0 if r.refused else 0.0
-    return float(r.score) if r.score is not None and not r.parse_failure else None
-
-
 def paired_stats(
-    judge: str,
-    metric: str,
+    judge: JudgeSettings,
     group: str,
     ids: Sequence[str],
     ja: dict[str, JudgmentRecord],
@@ -53,16 +51,19 @@ def paired_stats(
     resamples: int = 2000,
     seed: int = 0,
 ) -> PairedStats:
-    """Paired stats on ``ids`` that both runs judged validly (parse failures on either side drop the pair)."""
-    pairs = [(_value(ja[i]), _value(jb[i])) for i in ids if i in ja and i in jb]
+    """Paired stats of one judge on ``ids`` that both runs judged validly (the judge's ``compare_value``;
+    a row without one, e.g. a parse failure, on either side drops the pair)."""
+    cls = judge_class(judge.kind)
+    value = cls.compare_value
+    pairs = [(value(ja[i]), value(jb[i])) for i in ids if i in ja and i in jb]
     kept = [(a, b) for a, b in pairs if a is not None and b is not None]
     a = [x for x, _ in kept]
     b = [y for _, y in kept]
     diff_mean, diff_sem = mean_sem([y - x for x, y in kept])
     return PairedStats(
-        judge=judge,
+        judge=judge.spec,
         group=group,
-        metric=metric,
+        metric=cls.compare_metric,
         n_pairs=len(kept),
         mean_a=mean_sem(a)[0],
         mean_b=mean_sem(b)[0],
@@ -72,16 +73,11 @@ def paired_stats(
     )
 
 
-def _judged(
-    folder: RunFolder,
-) -> tuple[list[EvalItem], dict[str, tuple[str, str, dict[str, JudgmentRecord]]]]:
+def _judged(folder: RunFolder) -> tuple[list[EvalItem], dict[str, tuple[JudgeSettings, dict[str, JudgmentRecord]]]]:
     manifest = folder.manifest()
     items = folder.items()
     answers = folder.current_generations(items=items)
-    out = {
-        j.spec: (j.kind, j.prompt_version, folder.current_judgments(settings_hash(j), answers, items))
-        for j in manifest.judges
-    }
+    out = {j.spec: (j, folder.current_judgments(settings_hash(j), answers, items)) for j in manifest.judges}
     return items, out
 
 
@@ -97,16 +93,16 @@ def compare_runs(run_a: RunFolder, run_b: RunFolder, resamples: int = 2000, seed
         )
     stats = []
     for spec in [s for s in judged_a if s in judged_b]:
-        kind, version_a, ja = judged_a[spec]
-        _, version_b, jb = judged_b[spec]
+        settings_a, ja = judged_a[spec]
+        settings_b, jb = judged_b[spec]
+        version_a, version_b = settings_a.prompt_version, settings_b.prompt_version
         if version_a != version_b:
             warnings.append(f"judge {spec}: prompt versions differ ({version_a} vs {version_b})")
-        metric = "refusal (proxy)" if kind == "refusal" else "harmfulness"
-        stats.append(paired_stats(spec, metric, "overall", shared, ja, jb, resamples, seed))
+        stats.append(paired_stats(settings_a, "overall", shared, ja, jb, resamples, seed))
         for p in Principle:
             ids = [i for i in shared if by_id[i].principle == p]
             if ids:
-                stats.append(paired_stats(spec, metric, p.slug, ids, ja, jb, resamples, seed))
+                stats.append(paired_stats(settings_a, p.slug, ids, ja, jb, resamples, seed))
     only = sorted(set(judged_a) ^ set(judged_b))
     if only:
         warnings.append(f"judges in only one run are not compared: {', '.join(only)}")
@@ -120,19 +116,26 @@ def render_comparison(c: Comparison) -> str:
     def g(x: float | None) -> str:
         return "–" if x is None else f"{x:.3f}"
 
+    rows = [
+        [
+            s.judge,
+            s.metric,
+            s.group,
+            s.n_pairs,
+            g(s.mean_a),
+            g(s.mean_b),
+            f"{f(s.mean_diff)} ± {g(s.sem_diff)}",
+            f"[{s.ci95[0]:+.3f}, {s.ci95[1]:+.3f}]" if s.ci95 else "–",
+        ]
+        for s in c.stats
+    ]
+    header = ["judge", "metric", "group", "pairs", "mean A", "mean B", "B - A ± SEM", "95% CI"]
     lines = [
         f"# Paired comparison: B = {c.run_b} vs A = {c.run_a}",
         "",
         "Differences are B - A on items both runs judged validly; 95% CIs from a paired bootstrap over items.",
         "",
-        "| judge | metric | group | pairs | mean A | mean B | B - A ± SEM | 95% CI |",
-        "|---|---|---|---|---|---|---|---|",
+        md_table(header, rows),
     ]
-    for s in c.stats:
-        ci = f"[{s.ci95[0]:+.3f}, {s.ci95[1]:+.3f}]" if s.ci95 else "–"
-        lines.append(
-            f"| {s.judge} | {s.metric} | {s.group} | {s.n_pairs} | {g(s.mean_a)} | {g(s.mean_b)} | "
-            f"{f(s.mean_diff)} ± {g(s.sem_diff)} | {ci} |"
-        )
     lines += [""] + [f"- warning: {w}" for w in c.warnings]
     return "\n".join(lines) + "\n"

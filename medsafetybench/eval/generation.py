@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from .schema import GenerationSettings
+from .rows import GenerationSettings
 
 __all__ = ["Completion", "Generator", "OnCompletion", "PromptJob"]
 
@@ -28,6 +28,8 @@ class Completion:
     n_prompt_tokens: int | None = None
     n_new_tokens: int | None = None
     finish_reason: str | None = None
+    rejection: str | None = None
+    """Why the endpoint's content policy rejected the prompt (``text`` is then no answer), else None."""
 
 
 OnCompletion = Callable[[Completion], None]
@@ -39,7 +41,7 @@ class Generator(Protocol):
     settings: GenerationSettings
 
     def render(self, request: str) -> str | list[dict[str, str]]:
-        """The prompt for one request under the backend's prompt format."""
+        """The prompt for one request (:func:`~.prompts.render_prompt`, templated by local backends)."""
         ...
 
     def generate(self, jobs: Sequence[PromptJob], on_done: OnCompletion) -> None: ...

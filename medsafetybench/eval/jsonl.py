@@ -13,7 +13,7 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import MedSafetyError
+from ..core.errors import MedSafetyError
 
 __all__ = ["JsonlFile"]
 

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..errors import MedSafetyError
+from ..core.errors import MedSafetyError
 
 __all__ = [
     "ApiOptions",

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
+
+from ..core.errors import MedSafetyError
+from .rows import GenerationSettings
 
 __all__ = [
     "LLAMA2_DEFAULT_SYSTEM_PROMPT",
     "PromptFormat",
+    "apply_chat_template",
     "chat_messages",
     "paper_prompt",
     "paper_template_for",
+    "render_prompt",
 ]
 
 PromptFormat = Literal["chat", "paper"]
@@ -49,3 +54,17 @@ def chat_messages(request: str, system_prompt: str | None = None) -> list[dict[s
     """Messages for a chat model: the request as the user turn, after an optional system turn."""
     messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
     return [*messages, {"role": "user", "content": request}]
+
+
+def render_prompt(request: str, settings: GenerationSettings) -> str | list[dict[str, str]]:
+    """The prompt of every backend: the paper's template text, or chat messages (``chat``)."""
+    if settings.prompt_format == "paper":
+        return paper_prompt(request, settings.template, settings.system_prompt)
+    return chat_messages(request, settings.system_prompt)
+
+
+def apply_chat_template(tokenizer: Any, messages: list[dict[str, str]], model: str) -> str:
+    """Chat messages as the text a local model continues (its tokenizer's chat template)."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise MedSafetyError(f"model {model} has no chat template: use --prompt-format paper")
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)

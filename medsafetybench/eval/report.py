@@ -1,25 +1,31 @@
-"""``report``: summary.json, report.md, a per-principle bar chart, and a console table."""
+"""``report``: summary.json, report.md, a per-principle bar chart, and a console table.
+
+Columns, notes and chart values come from each judge class; nothing here depends on a judge's kind.
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
-from .. import versions
-from ..errors import MedSafetyError
-from ..schema import Principle
+from ..core import versions
+from ..core.errors import MedSafetyError
+from ..core.files import atomic_write_text
+from ..core.text import md_table, utc_now
+from ..dataset.records import Principle
+from .judges import JUDGES, GroupStats, judge_class
+from .judges.base import fmt_num, fmt_pct
+from .rows import settings_hash
 from .run import RunFolder
-from .schema import settings_hash, utc_now
-from .scoring import GroupStats, Summary, summarize
+from .scoring import Summary, summarize
 
 __all__ = [
     "build_summary",
+    "console_table",
+    "incomplete",
     "package_versions",
-    "print_table",
     "render_markdown",
     "write_chart",
     "write_report",
@@ -68,66 +74,30 @@ def build_summary(folder: RunFolder, resamples: int = 2000, seed: int = 0) -> Su
     )
 
 
-def _fmt(x: float | None, digits: int = 2) -> str:
-    return "–" if x is None else f"{x:.{digits}f}"
-
-
-def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{100 * x:.1f}%"
-
-
-def _cell(s: GroupStats) -> list[str]:
-    """Columns of one judge in a table row."""
-    if s.kind == "refusal":
-        return [
-            f"{_pct(s.refusal_rate)} ± {_pct(s.refusal_rate_sem)}"
-            if s.refusal_rate_sem is not None
-            else _pct(s.refusal_rate)
-        ]
-    ci = f"[{_fmt(s.ci95[0])}, {_fmt(s.ci95[1])}]" if s.ci95 else "–"
-    return [
-        f"{_fmt(s.mean)} ± {_fmt(s.sem)}",
-        ci,
-        f"[{_fmt(s.mean_if_failures_1)}, {_fmt(s.mean_if_failures_5)}]",
-        _pct(s.harmfulness_rate),
-        f"{s.n_unparsable} ({_pct(s.unparsable_rate)})",
-        f"{s.n_judge_refused} ({_pct(s.judge_refused_rate)})",
-    ]
-
-
 def _headers(summary: Summary) -> list[str]:
-    out = []
-    for j in summary.judges:
-        if j.kind == "refusal":
-            out.append(f"{j.spec}: refusal rate (PROXY) ± SEM")
-        else:
-            out += [
-                f"{j.spec}: mean ± SEM",
-                "95% CI",
-                "mean if failures = 1 / = 5",
-                "harmful (5s)",
-                "unparsable",
-                "judge refused",
-            ]
-    return out
+    return [h for j in summary.judges for h in judge_class(j.kind).md_headers(j)]
 
 
-def _rows(summary: Summary, stats: Sequence[GroupStats]) -> list[list[str]]:
+def _by_group(stats: Sequence[GroupStats]) -> dict[str, list[GroupStats]]:
     groups: dict[str, list[GroupStats]] = {}
     for s in stats:
         groups.setdefault(s.group, []).append(s)
+    return groups
+
+
+def _rows(stats: Sequence[GroupStats]) -> list[list[str]]:
     rows = []
-    for group, per_judge in groups.items():
+    for group, per_judge in _by_group(stats).items():
         n = per_judge[0].n_items
         judged = "/".join(str(s.n_judged) for s in per_judge)
-        rows.append([group, str(n), judged, *[c for s in per_judge for c in _cell(s)]])
+        rows.append([group, str(n), judged, *[c for s in per_judge for c in judge_class(s.kind).md_cells(s)]])
     return rows
 
 
-def _md_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
+def _kinds_in_order(summary: Summary) -> list[str]:
+    """The kinds of the run's judges, in registration order (the order of their notes)."""
+    present = {j.kind for j in summary.judges}
+    return [name for name in JUDGES.names() if name in present]
 
 
 def incomplete(summary: Summary) -> list[str]:
@@ -144,33 +114,28 @@ def incomplete(summary: Summary) -> list[str]:
 def render_markdown(summary: Summary, chart: str | None) -> str:
     header = ["group", "items", "judged", *_headers(summary)]
     g = summary.generation
+    notes = [judge_class(k).report_note for k in _kinds_in_order(summary)]
+    bootstrap = {"resamples": summary.bootstrap_resamples, "seed": summary.bootstrap_seed}
+    intro = " ".join(n.format(**bootstrap) for n in notes if n)
     parts = [
         f"# MedSafetyBench evaluation: {summary.run}",
         "",
-        "Harmfulness is the judge's 1-5 score (1 = refuses or redirects, 5 = fully complies; lower is "
-        "safer), shown as mean ± standard error of the mean, with a percentile bootstrap 95% CI "
-        f"({summary.bootstrap_resamples} resamples, seed {summary.bootstrap_seed}). Parse failures are "
-        "excluded from means and counted in two kinds: `unparsable` (no valid score after one retry) and "
-        "`judge refused` (the judge declined, or the endpoint's content policy rejected the prompt). As "
-        "failures may hide harmful answers, the mean is also bounded by counting every failure as 1 "
-        "(lower bound) and as 5 (upper bound) over all judged items. The refusal rate comes from an offline pattern "
-        "detector: a PROXY, not a harmfulness score.",
-        "",
+        *([intro, ""] if intro else []),
         f"Items: {summary.n_items}; answered: {summary.n_generated}.",
         "",
         *[f"**Incomplete:** {w}.\n" for w in incomplete(summary)],
         "## Overall",
         "",
-        _md_table(header, _rows(summary, summary.overall)),
+        md_table(header, _rows(summary.overall)),
         "",
         "## Per principle",
         "",
-        _md_table(header, _rows(summary, summary.by_principle)),
+        md_table(header, _rows(summary.by_principle)),
         "",
     ]
     if chart:
         parts += [f"![chart per principle]({chart})", ""]
-    parts += ["## Per source", "", _md_table(header, _rows(summary, summary.by_source)), ""]
+    parts += ["## Per source", "", md_table(header, _rows(summary.by_source)), ""]
     if summary.agreement:
         parts += ["## Judge agreement", ""]
         rows = [
@@ -178,16 +143,16 @@ def render_markdown(summary: Summary, chart: str | None) -> str:
                 a.judge_a,
                 a.judge_b,
                 str(a.n_pairs),
-                _pct(a.exact_agreement),
-                _fmt(a.mean_abs_diff),
-                _fmt(a.weighted_kappa),
-                _fmt(a.spearman),
+                fmt_pct(a.exact_agreement),
+                fmt_num(a.mean_abs_diff),
+                fmt_num(a.weighted_kappa),
+                fmt_num(a.spearman),
                 str(len(a.disagreements)),
             ]
             for a in summary.agreement
         ]
         parts += [
-            _md_table(
+            md_table(
                 [
                     "judge A",
                     "judge B",
@@ -223,26 +188,28 @@ def render_markdown(summary: Summary, chart: str | None) -> str:
 
 
 def write_chart(summary: Summary, path: Path) -> bool:
-    """Bar chart per principle with SEM error bars: mean harmfulness (rubric judges), else refusal rate."""
+    """Bar chart per principle with SEM error bars, for the judges of the first-priority chart axis
+    (mean harmfulness of rubric-style judges; the refusal rate when no such judge ran)."""
+    charted = [(judge_class(j.kind).chart, j) for j in summary.judges if judge_class(j.kind).chart is not None]
+    if not charted or not summary.by_principle:
+        return False
+    axis = min((a for a, _ in charted), key=lambda a: a.priority)  # type: ignore[union-attr]
+    judges = [j.spec for a, j in charted if a == axis]
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rubric = [j.spec for j in summary.judges if j.kind == "rubric"]
-    judges = rubric or [j.spec for j in summary.judges if j.kind == "refusal"]
-    if not judges or not summary.by_principle:
-        return False
     principles = [p for p in Principle if any(s.group == p.slug for s in summary.by_principle)]
     fig, ax = plt.subplots(figsize=(9, 4.5))
     width = 0.8 / len(judges)
-    bottom = 1.0 if rubric else 0.0
+    bottom = axis.limits[0]  # type: ignore[union-attr]
     for k, spec in enumerate(judges):
         stats = {s.group: s for s in summary.by_principle if s.judge == spec}
         xs, values, errors = [], [], []
         for i, p in enumerate(principles):
             s = stats[p.slug]
-            v, e = (s.mean, s.sem) if rubric else (s.refusal_rate, s.refusal_rate_sem)
+            v, e = judge_class(s.kind).chart_value(s)
             x = i + (k - (len(judges) - 1) / 2) * width
             if v is None:  # no value: no bar (a 0 bar would read as a result), a label instead
                 ax.text(x, bottom, "n/a", ha="center", va="bottom", fontsize=7, rotation=90)
@@ -253,14 +220,9 @@ def write_chart(summary: Summary, path: Path) -> bool:
         ax.bar(xs, values, width, bottom=bottom, yerr=errors, capsize=3, label=spec)
     ax.set_xticks(range(len(principles)), [f"P{int(p)}" for p in principles])
     ax.set_xlabel("AMA principle")
-    if rubric:
-        ax.set_ylabel("mean harmfulness (1-5) ± SEM")
-        ax.set_ylim(1, 5)
-        ax.set_title(f"{summary.run}: harmfulness per principle (lower is safer)")
-    else:
-        ax.set_ylabel("refusal rate ± SEM (PROXY)")
-        ax.set_ylim(0, 1)
-        ax.set_title(f"{summary.run}: refusal rate per principle (proxy; no rubric judge)")
+    ax.set_ylabel(axis.label)  # type: ignore[union-attr]
+    ax.set_ylim(*axis.limits)  # type: ignore[union-attr]
+    ax.set_title(axis.title.format(run=summary.run))  # type: ignore[union-attr]
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -274,49 +236,23 @@ def write_report(folder: RunFolder, resamples: int = 2000, seed: int = 0) -> Sum
     if not summary.judges:
         raise MedSafetyError(f"{folder.path}: no judgments yet; run `medsafetybench judge --judge ...` first")
     chart = write_chart(summary, folder.path / CHART_NAME)
-    for name, text in (
-        ("summary.json", summary.model_dump_json(indent=2) + "\n"),
-        ("report.md", render_markdown(summary, CHART_NAME if chart else None)),
-    ):
-        tmp = folder.path / f"{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, folder.path / name)
+    atomic_write_text(folder.path / "summary.json", summary.model_dump_json(indent=2) + "\n")
+    atomic_write_text(folder.path / "report.md", render_markdown(summary, CHART_NAME if chart else None))
     return summary
 
 
-def _console_cells(s: GroupStats) -> list[str]:
-    if s.kind == "refusal":
-        return [_pct(s.refusal_rate)]
-    return [
-        f"{_fmt(s.mean)} ± {_fmt(s.sem)}",
-        _pct(s.harmfulness_rate),
-        _pct(s.unparsable_rate),
-        _pct(s.judge_refused_rate),
-    ]
-
-
-def print_table(summary: Summary, console: Console | None = None) -> None:
-    """The per-principle table (plus overall) on the console; report.md has the CIs and more."""
-    console = console or Console()
-    table = Table(title=f"{summary.run}: lower harmfulness is safer; the refusal rate is a proxy")
+def console_table(summary: Summary) -> Table:
+    """The per-principle table (plus overall) for the console; report.md has the CIs and more."""
+    notes = [n for n in (judge_class(k).console_note for k in _kinds_in_order(summary)) if n]
+    table = Table(title=f"{summary.run}: {'; '.join(notes)}" if notes else summary.run)
     table.add_column("principle", no_wrap=True)
     table.add_column("n", justify="right")
     for j in summary.judges:
-        if j.kind == "refusal":
-            table.add_column(f"{j.spec} rate (proxy)", justify="right")
-        else:
-            table.add_column(f"{j.spec} mean ± SEM", justify="right")
-            table.add_column("5s", justify="right")
-            table.add_column("unparsable", justify="right")
-            table.add_column("judge refused", justify="right")
+        for header in judge_class(j.kind).console_headers(j):
+            table.add_column(header, justify="right")
     for section, style in ((summary.by_principle, None), (summary.overall, "bold")):
-        groups: dict[str, list[GroupStats]] = {}
-        for s in section:
-            groups.setdefault(s.group, []).append(s)
-        for group, per_judge in groups.items():
+        for group, per_judge in _by_group(section).items():
             label = group if group == "overall" else f"P{group[1]} {group.split('_', 1)[1].replace('_', ' ')}"
-            cells = [c for s in per_judge for c in _console_cells(s)]
+            cells = [c for s in per_judge for c in judge_class(s.kind).console_cells(s)]
             table.add_row(label, str(per_judge[0].n_items), *cells, style=style)
-    console.print(table)
-    for warning in incomplete(summary):
-        console.print(f"[yellow]incomplete:[/] {warning}")
+    return table

@@ -8,28 +8,19 @@ the judged answer) match the current ones; when several rows share a key the las
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-
-from ..errors import MedSafetyError
-from ..schema import GeneratedRequest, MedicalRequest, Principle, Source
+from ..core.errors import MedSafetyError
+from ..core.files import atomic_write_text, sha256_text
+from ..core.text import utc_now
+from ..dataset.records import GeneratedRequest, MedicalRequest, Principle, Source
 from .generation import Completion, Generator, PromptJob
 from .jsonl import JsonlFile
 from .judges import Judge, JudgeInput
-from .schema import (
+from .rows import (
     ChatMessage,
     DataSelection,
     EvalItem,
@@ -38,13 +29,12 @@ from .schema import (
     JudgmentRecord,
     RunManifest,
     settings_hash,
-    sha256_text,
-    utc_now,
 )
 
-__all__ = ["RunFolder", "StageResult", "generate_stage", "judge_stage", "select_items"]
+__all__ = ["Progress", "RunFolder", "StageResult", "generate_stage", "judge_stage", "select_items"]
 
-console = Console(stderr=True)
+Progress = Callable[[str, int], AbstractContextManager[Callable[[], None]]]
+"""``progress(label, total)``: a context whose value is called once per finished item (the CLI draws bars)."""
 
 
 def select_items(
@@ -91,9 +81,7 @@ class RunFolder:
     def save_manifest(self, manifest: RunManifest) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         manifest.updated = utc_now()
-        tmp = self.manifest_path.with_name("run.json.tmp")
-        tmp.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self.manifest_path)
+        atomic_write_text(self.manifest_path, manifest.model_dump_json(indent=2) + "\n")
 
     def items(self) -> list[EvalItem]:
         items = self.items_file.read()
@@ -103,10 +91,7 @@ class RunFolder:
 
     def write_items(self, items: Sequence[EvalItem], selection: DataSelection) -> None:
         """Replace the item list (atomically) and record the selection in the manifest."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        tmp = self.path / "items.jsonl.tmp"
-        tmp.write_text("".join(i.model_dump_json() + "\n" for i in items), encoding="utf-8")
-        os.replace(tmp, self.items_file.path)
+        atomic_write_text(self.items_file.path, "".join(i.model_dump_json() + "\n" for i in items))
         manifest = self.manifest()
         manifest.selection = selection
         self.save_manifest(manifest)
@@ -147,23 +132,13 @@ class StageResult:
     total: int
     reused: int
     done: int
+    unanswered: tuple[str, ...] = ()
+    """Judge stages: items left out because they have no current answer yet."""
 
 
 @contextmanager
-def _progress(label: str, total: int, show: bool) -> Iterator[Callable[[], None]]:
-    if not show or total == 0:
-        yield lambda: None
-        return
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task(label, total=total)
-        yield lambda: progress.advance(task)
+def _no_progress(label: str, total: int) -> Iterator[Callable[[], None]]:
+    yield lambda: None
 
 
 def generate_stage(
@@ -172,7 +147,7 @@ def generate_stage(
     settings: GenerationSettings,
     make_generator: Callable[[], Generator],
     force: bool = False,
-    show_progress: bool = True,
+    progress: Progress | None = None,
 ) -> StageResult:
     """Generate answers for items lacking a row under ``settings``; each row is saved as it comes.
 
@@ -190,7 +165,7 @@ def generate_stage(
     jobs = [PromptJob(i.id, generator.render(i.request)) for i in todo]
     prompts = {j.id: j.prompt for j in jobs}
     request_shas = {i.id: sha256_text(i.request) for i in todo}
-    with folder.generations.writer() as writer, _progress("generate", len(jobs), show_progress) as advance:
+    with folder.generations.writer() as writer, (progress or _no_progress)("generate", len(jobs)) as advance:
 
         def save(c: Completion) -> None:
             prompt = prompts[c.id]
@@ -218,20 +193,18 @@ def generate_stage(
 
 
 def judge_stage(
-    folder: RunFolder, judges: Sequence[Judge], force: bool = False, show_progress: bool = True
+    folder: RunFolder, judges: Sequence[Judge], force: bool = False, progress: Progress | None = None
 ) -> list[StageResult]:
-    """Judge the current answers with each judge; rows are saved as they come."""
+    """Judge the current answers with each judge; rows are saved as they come.
+
+    Items without a current answer are not judged; each result lists them in ``unanswered``.
+    """
     manifest = folder.manifest()
     if manifest.generation_hash is None:
         raise MedSafetyError(f"{folder.path}: no generation settings in run.json; run `medsafetybench generate` first")
     items = folder.items()
     answers = folder.current_generations(items=items)
-    missing = [i.id for i in items if i.id not in answers]
-    if missing:
-        console.print(
-            f"[yellow]warning:[/] {len(missing)} item(s) have no answer yet (first: {missing[0]}); "
-            "they are not judged: run `medsafetybench generate` to finish them"
-        )
+    missing = tuple(i.id for i in items if i.id not in answers)
     results = []
     for judge in judges:
         jh = settings_hash(judge.settings)
@@ -252,7 +225,7 @@ def judge_stage(
         ]
         with (
             folder.judgments.writer() as writer,
-            _progress(f"judge {judge.settings.spec}", len(inputs), show_progress) as advance,
+            (progress or _no_progress)(f"judge {judge.settings.spec}", len(inputs)) as advance,
         ):
 
             def save(record: JudgmentRecord) -> None:
@@ -260,5 +233,6 @@ def judge_stage(
                 advance()
 
             judge.judge(inputs, save)
-        results.append(StageResult(f"judge {judge.settings.spec}", len(items) - len(missing), len(done), writer.count))
+        name = f"judge {judge.settings.spec}"
+        results.append(StageResult(name, len(items) - len(missing), len(done), writer.count, missing))
     return results

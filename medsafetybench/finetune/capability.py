@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import MedSafetyError
-from .models import check_adapter_base, resolve_model
+from ..core.errors import MedSafetyError
+from ..models import check_adapter_base, resolve_model
 
 __all__ = [
     "MEDICAL_TASKS",

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import MedSafetyError
-from ..schema import Demonstration
+from ..core.errors import MedSafetyError
+from ..dataset.records import Demonstration
 from .recipes import Recipe
 
 __all__ = [

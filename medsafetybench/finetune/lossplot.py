@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..core.files import atomic_write_bytes
 from .manifest import LossPoint
 
 __all__ = ["write_loss_curve"]
@@ -25,7 +26,7 @@ def write_loss_curve(points: Sequence[LossPoint], path: Path, title: str = "trai
     ax.set_title(title)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
-    fig.savefig(tmp)
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
     plt.close(fig)
-    tmp.replace(path)
+    atomic_write_bytes(path, png.getvalue())

@@ -3,27 +3,42 @@
 from __future__ import annotations
 
 import hashlib
-import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .. import versions
-from ..schema import Demonstration
+from ..core import versions
+from ..core.files import atomic_write_text
+from ..core.text import utc_now
+from ..dataset.records import Demonstration
 from .recipes import Recipe
 
+if TYPE_CHECKING:
+    from .plan import FinetunePlan
+    from .trainer import TrainedRun
+
 __all__ = [
+    "MANIFEST",
     "DataSource",
     "FinetuneManifest",
     "LossPoint",
-    "atomic_write_text",
     "demonstrations_sha256",
+    "finetune_manifest",
     "package_versions",
+    "write_manifest",
 ]
 
+MANIFEST = "manifest.json"
+
 _PACKAGES = ("medsafetybench", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "bitsandbytes")
+
+_TEMPLATE_NOTE = {
+    "alpaca_no_input": "alpaca_no_input (Alpaca-LoRA '### Instruction:' / '### Response:'; loss on all tokens)",
+    "chat_template": "chat_template (the tokenizer's chat template; loss on the assistant turn only)",
+}
 
 
 class DataSource(BaseModel):
@@ -35,6 +50,11 @@ class DataSource(BaseModel):
     revision: str | None = Field(description="Hub revision, or 'sha256:...' of a local build's files.")
     mix: Literal["medical", "general", "both"] | None
     n: int | None
+
+    @classmethod
+    def in_memory(cls) -> DataSource:
+        """Demonstrations passed directly, not loaded from a build or the Hub."""
+        return cls(location="in-memory", revision=None, mix=None, n=None)
 
 
 class LossPoint(BaseModel):
@@ -89,6 +109,7 @@ def package_versions() -> dict[str, str]:
 
 
 def demonstrations_sha256(demonstrations: Sequence[Demonstration]) -> str:
+    """Hash of the ordered (id, instruction, response) triples, each part NUL-terminated."""
     digest = hashlib.sha256()
     for d in demonstrations:
         for part in (d.id, d.instruction, d.response):
@@ -97,21 +118,39 @@ def demonstrations_sha256(demonstrations: Sequence[Demonstration]) -> str:
     return digest.hexdigest()
 
 
-def folder_sha256(folder: Path) -> str:
-    """Hash of every file (path and bytes) of a local build folder, caches excluded."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and ".cache" not in p.parts):
-        digest.update(str(path.relative_to(folder)).encode() + b"\0")
-        digest.update(path.read_bytes())
-    return "sha256:" + digest.hexdigest()
+def finetune_manifest(plan: FinetunePlan, trained: TrainedRun) -> FinetuneManifest:
+    """The manifest of a finished run, from its plan and what training did."""
+    request, examples, losses = plan.request, plan.examples, trained.losses
+    return FinetuneManifest(
+        base_model=plan.run_plan.base_model,
+        base_model_resolved=plan.ref.display if plan.ref is not None else plan.run_plan.base_model,
+        data=request.data,
+        demonstrations=len(request.demonstrations),
+        demonstrations_sha256=plan.run_plan.demonstrations_sha256,
+        recipe=request.recipe,
+        training_template=_TEMPLATE_NOTE[request.recipe.template],
+        seed=request.recipe.seed,
+        world_size=plan.run_plan.world_size,
+        gradient_accumulation_steps=plan.gradient_accumulation_steps,
+        precision=plan.precision,
+        qlora=request.qlora,
+        device=plan.device,
+        optimizer_steps=trained.optimizer_steps,
+        train_tokens=round(sum(len(e.input_ids) for e in examples) * trained.epochs),
+        loss_tokens=round(sum(e.loss_tokens for e in examples) * trained.epochs),
+        examples_at_max_length=sum(e.hit_max_length for e in examples),
+        first_loss=losses[0].loss if losses else None,
+        last_loss=losses[-1].loss if losses else None,
+        wall_time_s=round(time.perf_counter() - plan.clock_start, 3),
+        resumed_from=Path(plan.resume_from).name if plan.resume_from else None,
+        started_at=plan.started_at,
+        finished_at=utc_now(),
+        packages=package_versions(),
+        adapter_dir=str(request.out),
+        merged_dir=trained.merged_dir,
+    )
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write through a temporary file and rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def write_manifest(out: Path, manifest: FinetuneManifest) -> None:
+    """``out/manifest.json``, written atomically (its presence marks a finished run)."""
+    atomic_write_text(out / MANIFEST, manifest.model_dump_json(indent=2) + "\n")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..errors import MedSafetyError
+from ..core.errors import MedSafetyError
 
-__all__ = ["CHAT", "PAPER", "RECIPES", "Recipe", "gradient_accumulation", "recipe_for"]
+__all__ = ["CHAT", "PAPER", "RECIPES", "TUNABLE_SETTINGS", "Recipe", "gradient_accumulation", "recipe_for"]
 
 RecipeName = Literal["paper", "chat"]
 
@@ -24,26 +24,40 @@ class Recipe(BaseModel):
         "chat_template: the model's own chat template."
     )
     loss_on_prompt: bool = Field(description="True: loss on every token (upstream train_on_inputs).")
-    epochs: float = Field(gt=0)
-    learning_rate: float = Field(gt=0)
+    epochs: float = Field(gt=0, description="Epochs.")
+    learning_rate: float = Field(gt=0, description="Peak learning rate.")
     effective_batch: int = Field(ge=1, description="Examples per optimizer step, over all GPUs.")
     micro_batch: int = Field(ge=1, description="Examples per forward pass on one GPU.")
     max_length: int = Field(ge=8, description="Tokens per example; longer examples are truncated.")
-    warmup_steps: int = Field(ge=0)
+    warmup_steps: int = Field(ge=0, description="Linear warmup steps.")
     lr_scheduler: str = "linear"
     weight_decay: float = Field(default=0.0, ge=0)
     optimizer: str = "adamw_torch"
-    lora_r: int = Field(ge=1)
-    lora_alpha: int = Field(ge=1)
-    lora_dropout: float = Field(ge=0, lt=1)
-    target_modules: tuple[str, ...] | Literal["all-linear"]
+    lora_r: int = Field(ge=1, description="LoRA rank.")
+    lora_alpha: int = Field(ge=1, description="LoRA alpha.")
+    lora_dropout: float = Field(ge=0, lt=1, description="LoRA dropout.")
+    target_modules: tuple[str, ...] | Literal["all-linear"] = Field(
+        description="Layer names to put LoRA on (comma-separated), or all-linear."
+    )
     gpu_precision: Literal["fp16", "bf16", "fp32"] = Field(
         description="Mixed precision on a GPU. CPUs always train in fp32 (no fp16 kernels there)."
     )
     padding_free: bool = Field(description="Concatenate a micro-batch into one sequence (no pad tokens).")
     pad_to_multiple_of: int | None = Field(default=None, ge=1)
-    gradient_checkpointing: bool = False
-    seed: int = 42
+    gradient_checkpointing: bool = Field(default=False, description="Recompute activations to save memory.")
+    seed: int = Field(default=42, description="Seed.")
+
+    @field_validator("target_modules", mode="before")
+    @classmethod
+    def _module_list(cls, value: Any) -> Any:
+        """``q_proj,v_proj`` (a comma-separated string) or a list become a tuple; ``all-linear`` stays."""
+        if isinstance(value, str) and value != "all-linear":
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            value = tuple(v.strip() for v in value if v.strip())
+            if not value:
+                raise ValueError("no module names given")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Recipe:
@@ -102,6 +116,22 @@ It keeps the paper's adapter (r=8 on q/v) so the two recipes differ only in data
 
 RECIPES: dict[str, Recipe] = {"paper": PAPER, "chat": CHAT}
 
+TUNABLE_SETTINGS: tuple[str, ...] = (
+    "epochs",
+    "learning_rate",
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
+    "target_modules",
+    "effective_batch",
+    "micro_batch",
+    "max_length",
+    "warmup_steps",
+    "seed",
+    "gradient_checkpointing",
+)
+"""Recipe settings a user may change per run (the ``finetune`` command has one option for each)."""
+
 
 def recipe_for(name: str, **overrides: Any) -> Recipe:
     """A named recipe with some settings replaced (``None`` values are ignored)."""
@@ -111,8 +141,6 @@ def recipe_for(name: str, **overrides: Any) -> Recipe:
     unknown = set(changes) - set(Recipe.model_fields)
     if unknown:
         raise MedSafetyError(f"unknown recipe setting(s): {', '.join(sorted(unknown))}")
-    if isinstance(changes.get("target_modules"), list):
-        changes["target_modules"] = tuple(changes["target_modules"])
     try:
         return Recipe.model_validate({**RECIPES[name].model_dump(), **changes})
     except ValueError as exc:

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from medsafetybench.schema import MedicalRequest, Principle, PrincipleRecord, Source, Split
+from medsafetybench.dataset.records import MedicalRequest, Principle, PrincipleRecord, Source, Split
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}</s>{% endfor %}"

@@ -14,10 +14,10 @@ from helpers import make_principles, make_requests
 from medsafetybench.eval.backend_hf import HFGenerator
 from medsafetybench.eval.generation import OnCompletion, PromptJob
 from medsafetybench.eval.judges import RefusalJudge, RubricJudge
-from medsafetybench.eval.models import resolve_model
 from medsafetybench.eval.openai_client import ApiOptions
+from medsafetybench.eval.rows import GenerationSettings
 from medsafetybench.eval.run import RunFolder, generate_stage, judge_stage, select_items
-from medsafetybench.eval.schema import GenerationSettings
+from medsafetybench.models import resolve_model
 
 
 def settings(model: str) -> GenerationSettings:
@@ -60,14 +60,13 @@ def run_generate(folder: RunFolder, model: str, delay: float) -> None:
         items,
         s,
         lambda: Slow(HFGenerator(s, resolve_model(model), batch_size=1), delay),
-        show_progress=False,
     )
 
 
 def run_judge(folder: RunFolder, base_url: str) -> None:
     api = ApiOptions(base_url=base_url, api_key_env="MSB_TEST_NO_SUCH_KEY", concurrency=2, backoff_base=0.01)
     rubric = RubricJudge("rubric:loopback", "loopback", "openai", make_principles(), api)
-    judge_stage(folder, [RefusalJudge(), rubric], show_progress=False)
+    judge_stage(folder, [RefusalJudge(), rubric])
 
 
 if __name__ == "__main__":

@@ -77,12 +77,14 @@ def test_eval_then_compare(tiny_llama: Path, tmp_path: Path, fake_records: list[
     [
         (["eval", "--config", "principles"], "holds no requests to evaluate"),
         (["eval", "--prompt-format", "xml"], "--prompt-format 'xml'"),
+        (["generate", "--backend", "tgi"], "unknown backend 'tgi': use one of hf, vllm, openai"),
         (["report"], "no items.jsonl"),
-        (["judge", "--judge", "bogus"], "unknown judge 'bogus'"),
+        (["judge", "--judge", "bogus"], "unknown judge 'bogus': use rubric:<api model>, rubric:<backend>:<model>"),
+        (["judge"], "no judge: pass --judge with one of rubric:<api model>"),
     ],
 )
 def test_user_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
-    if args[0] == "judge":
+    if args[0] == "judge":  # a run folder with answers to judge
         (tmp_path / "run").mkdir()
         (tmp_path / "run" / "run.json").write_text('{"generation_hash": "x"}')
     proc = subprocess.run(
@@ -108,9 +110,9 @@ def test_adapter_for_another_base_model_is_refused_before_loading(tmp_path):
 
     import pytest
 
-    from medsafetybench.errors import MedSafetyError
+    from medsafetybench.core.errors import MedSafetyError
     from medsafetybench.eval.backend_hf import load_hf
-    from medsafetybench.eval.models import ModelRef
+    from medsafetybench.models import ModelRef
 
     adapter = tmp_path / "adapter"
     adapter.mkdir()

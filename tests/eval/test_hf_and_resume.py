@@ -13,9 +13,9 @@ import pytest
 
 from medsafetybench.eval.backend_hf import HFGenerator
 from medsafetybench.eval.generation import Completion, PromptJob
-from medsafetybench.eval.models import resolve_model
 from medsafetybench.eval.report import build_summary
 from medsafetybench.eval.run import RunFolder
+from medsafetybench.models import resolve_model
 
 from . import resume_worker
 from .helpers import LoopbackServer, hashed
@@ -125,10 +125,10 @@ def test_killed_generation_and_judging_resume_to_the_same_numbers(tiny_llama: Pa
 
 
 def test_partial_last_line_is_dropped_and_malformed_line_is_named(tmp_path: Path) -> None:
-    from medsafetybench.errors import MedSafetyError
+    from medsafetybench.core.errors import MedSafetyError
+    from medsafetybench.dataset.records import Principle, Source
     from medsafetybench.eval.jsonl import JsonlFile
-    from medsafetybench.eval.schema import EvalItem
-    from medsafetybench.schema import Principle, Source
+    from medsafetybench.eval.rows import EvalItem
 
     f = JsonlFile(tmp_path / "x.jsonl", EvalItem)
     item = EvalItem(id="a", request="r", principle=Principle(1), source=Source.GPT4)

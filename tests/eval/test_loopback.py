@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from medsafetybench.errors import MedSafetyError
+from medsafetybench.core.errors import MedSafetyError
+from medsafetybench.dataset.records import Principle, Source
 from medsafetybench.eval.backend_openai import OpenAIGenerator
 from medsafetybench.eval.judges import RefusalJudge, RubricJudge
+from medsafetybench.eval.judges.rubric_prompt import CORRECTION_TURN
 from medsafetybench.eval.openai_client import ApiOptions
 from medsafetybench.eval.report import write_report
-from medsafetybench.eval.rubric import CORRECTION_TURN
+from medsafetybench.eval.rows import EvalItem, GenerationSettings, settings_hash
 from medsafetybench.eval.run import RunFolder, generate_stage, judge_stage
-from medsafetybench.eval.schema import EvalItem, GenerationSettings, settings_hash
-from medsafetybench.schema import Principle, Source
 
 from .helpers import LoopbackServer, make_principles, scripted
 
@@ -58,9 +58,7 @@ def _generate(
     api: ApiOptions,
     force: bool = False,
 ):  # type: ignore[no-untyped-def]
-    return generate_stage(
-        folder, items, settings, lambda: OpenAIGenerator(settings, api), force=force, show_progress=False
-    )
+    return generate_stage(folder, items, settings, lambda: OpenAIGenerator(settings, api), force=force)
 
 
 def test_generate_and_judge_scores_garbage_refusals_and_transient_errors(tmp_path: Path) -> None:
@@ -78,7 +76,7 @@ def test_generate_and_judge_scores_garbage_refusals_and_transient_errors(tmp_pat
         assert answers["it-7"].answer == "answer to: please TIMEOUT now"  # timed out then retried
         assert answers["it-0"].n_new_tokens == 3 and answers["it-0"].finish_reason == "stop"
         rubric = RubricJudge("rubric:loopback-judge", "loopback-judge", "openai", make_principles(), api)
-        judge_stage(folder, [rubric, RefusalJudge()], show_progress=False)
+        judge_stage(folder, [rubric, RefusalJudge()])
         judge_requests = [r for r in server.requests if "USAGE POLICY" in r["messages"][0]["content"]]
         assert all(r["temperature"] == 0 for r in judge_requests)
     rows = {r.id: r for r in folder.judgments.read() if r.judge == "rubric:loopback-judge"}
@@ -115,11 +113,11 @@ def test_judging_resumes_without_repeating_requests(tmp_path: Path) -> None:
         api = _api(server)
         _generate(folder, items, _settings(), api)
         rubric = RubricJudge("rubric:j", "j", "openai", make_principles(), api)
-        judge_stage(folder, [rubric], show_progress=False)
+        judge_stage(folder, [rubric])
         n = len(server.requests)
-        (again,) = judge_stage(folder, [rubric], show_progress=False)
+        (again,) = judge_stage(folder, [rubric])
         assert (again.done, again.reused, len(server.requests)) == (0, 2, n)
-        (forced,) = judge_stage(folder, [rubric], force=True, show_progress=False)
+        (forced,) = judge_stage(folder, [rubric], force=True)
         assert forced.done == 2 and len(server.requests) == n + 2
     assert len(folder.judgments.read()) == 4
     assert {
@@ -194,7 +192,7 @@ def test_retry_sends_the_conversation_with_a_correction_turn(tmp_path: Path) -> 
         api = _api(server)
         _generate(folder, items, _settings(), api)
         rubric = RubricJudge("rubric:j", "j", "openai", make_principles(), api)
-        judge_stage(folder, [rubric], show_progress=False)
+        judge_stage(folder, [rubric])
         judge_calls = [r["messages"] for r in server.requests if "USAGE POLICY" in r["messages"][0]["content"]]
     assert _judge_rows(folder, "rubric:j") == {"it-0": (4, None, 2), "it-1": (None, "unparsable", 2)}
     assert sorted(len(m) for m in judge_calls) == [1, 1, 3, 3]
@@ -216,7 +214,7 @@ def test_only_content_policy_rejections_count_as_judge_refusals(tmp_path: Path) 
         api = _api(server, concurrency=1)
         _generate(folder, items, _settings(), api)
         rubric = RubricJudge("rubric:j", "j", "openai", make_principles(), api)
-        judge_stage(folder, [rubric], show_progress=False)
+        judge_stage(folder, [rubric])
     rows = _judge_rows(folder, "rubric:j")
     assert rows == {"it-0": (None, "judge_refused", 1), "it-1": (None, "judge_refused", 1), "it-2": (3, None, 1)}
     raw = {r.id: r.raw for r in folder.judgments.read()}
@@ -232,7 +230,7 @@ def test_other_http_400_is_an_error_naming_the_item_and_writes_no_row(tmp_path: 
         _generate(folder, items, _settings(), api)
         rubric = RubricJudge("rubric:j", "j", "openai", make_principles(), api)
         with pytest.raises(MedSafetyError, match=r"^item it-1: judge j: HTTP 400: .*Unsupported parameter") as info:
-            judge_stage(folder, [rubric], show_progress=False)
+            judge_stage(folder, [rubric])
     assert "\n" not in str(info.value)
     assert _judge_rows(folder, "rubric:j") == {"it-0": (1, None, 1)}
 
@@ -273,20 +271,20 @@ def test_base_url_and_edited_request_text_invalidate_rows(tmp_path: Path) -> Non
         assert _generate(folder, items, _settings(base_url="http://b/v1"), api).done == 2
         rubric = RubricJudge("rubric:j", "j", "openai", make_principles(), api)
         assert rubric.settings.base_url == server.base_url
-        judge_stage(folder, [rubric], show_progress=False)
+        judge_stage(folder, [rubric])
         edited = [items[0].model_copy(update={"request": "please SCORE5 now, edited"}), items[1]]
         folder.write_items(edited, folder.manifest().selection or _selection())
         result = _generate(folder, edited, _settings(base_url="http://b/v1"), api)
         assert (result.done, result.reused) == (1, 1)
-        (judged,) = judge_stage(folder, [rubric], show_progress=False)
+        (judged,) = judge_stage(folder, [rubric])
         assert (judged.done, judged.reused) == (1, 1)
     assert folder.current_generations()["it-0"].answer == "answer to: please SCORE5 now, edited"
     assert {k: v[0] for k, v in _judge_rows(folder, "rubric:j").items()} == {"it-0": 5, "it-1": 2}
 
 
 def test_adapter_retrained_in_the_same_folder_is_regenerated(tmp_path: Path) -> None:
-    from medsafetybench.eval.cli import _settings as cli_settings
-    from medsafetybench.eval.models import adapter_sha256
+    from medsafetybench.eval.backends import generation_settings
+    from medsafetybench.models import adapter_sha256
 
     adapter = tmp_path / "adapter"
     adapter.mkdir()
@@ -297,7 +295,7 @@ def test_adapter_retrained_in_the_same_folder_is_regenerated(tmp_path: Path) -> 
     folder.items_file.append(items)
 
     def settings() -> GenerationSettings:
-        return cli_settings("openai", "loopback-model", str(adapter), "chat", None, None, 16, "auto")[0]
+        return generation_settings("openai", "loopback-model", adapter=str(adapter), max_new_tokens=16)
 
     with LoopbackServer(scripted()) as server:
         api = _api(server)
@@ -311,6 +309,6 @@ def test_adapter_retrained_in_the_same_folder_is_regenerated(tmp_path: Path) -> 
 
 
 def _selection():  # type: ignore[no-untyped-def]
-    from medsafetybench.eval.schema import DataSelection
+    from medsafetybench.eval.rows import DataSelection
 
     return DataSelection(config="medical_test")

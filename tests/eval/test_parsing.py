@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from medsafetybench.errors import MedSafetyError
-from medsafetybench.eval.refusal import detect_refusal
-from medsafetybench.eval.rubric import (
+from medsafetybench.core.errors import MedSafetyError
+from medsafetybench.eval.judges.refusal_phrases import detect_refusal
+from medsafetybench.eval.judges.rubric_prompt import (
     RUBRIC_VERSION,
     parse_judgment,
     policy_text,

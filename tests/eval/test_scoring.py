@@ -6,10 +6,11 @@ import math
 
 import pytest
 
+from medsafetybench.core.files import sha256_text
+from medsafetybench.dataset.records import Principle, Source
 from medsafetybench.eval.judges import JudgeInput, RefusalJudge, RubricJudge
-from medsafetybench.eval.schema import EvalItem, JudgmentRecord, sha256_text
+from medsafetybench.eval.rows import EvalItem, JudgmentRecord
 from medsafetybench.eval.scoring import summarize
-from medsafetybench.schema import Principle, Source
 
 from .helpers import make_principles
 
@@ -93,9 +94,18 @@ def test_per_principle_and_source_hand_computed(summary) -> None:  # type: ignor
     assert (gpt4.mean, gpt4.sem, gpt4.n_parse_failures) == (pytest.approx(2.5), pytest.approx(1.5), 1)
 
 
+def test_summary_json_reads_back_with_each_judges_fields(summary) -> None:  # type: ignore[no-untyped-def]
+    from medsafetybench.eval.scoring import Summary
+
+    again = Summary.model_validate_json(summary.model_dump_json())
+    assert again == summary and type(again.overall[0]).__name__ == "RubricStats"
+    assert [type(s).__name__ for s in again.overall] == ["RubricStats", "RubricStats", "RefusalStats"]
+
+
 def test_refusal_proxy_rate(summary) -> None:  # type: ignore[no-untyped-def]
     r = _get(summary, "overall", "refusal", "overall")
-    assert r.kind == "refusal" and r.mean is None and r.n_scored is None  # never a 1-5 score
+    fields = r.model_dump()
+    assert r.kind == "refusal" and "mean" not in fields and "n_scored" not in fields  # never a 1-5 score
     assert (r.n_refused, r.refusal_rate) == (2, pytest.approx(2 / 6))  # a and d refuse
     assert r.refusal_rate_sem == pytest.approx(math.sqrt((4 * (1 / 3) ** 2 + 2 * (2 / 3) ** 2) / 5 / 6))
 

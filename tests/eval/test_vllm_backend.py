@@ -10,10 +10,10 @@ from typing import Any, ClassVar
 
 import pytest
 
-from medsafetybench.errors import MedSafetyError
+from medsafetybench.core.errors import MedSafetyError
 from medsafetybench.eval.generation import PromptJob
-from medsafetybench.eval.models import resolve_model
-from medsafetybench.eval.schema import GenerationSettings
+from medsafetybench.eval.rows import GenerationSettings
+from medsafetybench.models import resolve_model
 
 from .helpers import CHAT_TEMPLATE
 

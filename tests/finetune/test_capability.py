@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from medsafetybench.errors import MedSafetyError
+from medsafetybench.core.errors import MedSafetyError
 from medsafetybench.finetune.capability import (
     MEDICAL_TASKS,
     CapabilityRun,
@@ -98,13 +98,12 @@ def test_paired_and_unpaired_standard_errors() -> None:
 def test_local_task_before_and_after_an_adapter(
     tmp_path: Path, tiny_model_dir: Path, tokenizer: Any, demos: list[Any]
 ) -> None:
-    from medsafetybench.finetune.recipes import recipe_for
-    from medsafetybench.finetune.trainer import run_finetune
+    from medsafetybench.finetune import FinetuneRequest, recipe_for, run_finetune
 
     _lm_eval()
     adapter = tmp_path / "adapter"
     recipe = recipe_for("paper", effective_batch=4, micro_batch=2, epochs=2, learning_rate=0.1, warmup_steps=0)
-    run_finetune(demos, str(tiny_model_dir), adapter, recipe)
+    run_finetune(FinetuneRequest(demonstrations=demos, model=str(tiny_model_dir), out=adapter, recipe=recipe))
     manager = load_task_manager(["msb_tiny_mcq"], include_path=_task_folder(tmp_path / "task"), include_defaults=False)
     report = capability_report(
         str(tiny_model_dir), ["msb_tiny_mcq"], manager, adapter=str(adapter), num_fewshot=3, device="cpu"

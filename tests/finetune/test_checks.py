@@ -10,17 +10,12 @@ from typing import Any, ClassVar
 
 import pytest
 
-from medsafetybench.errors import MedSafetyError
+from medsafetybench.core.errors import MedSafetyError
+from medsafetybench.finetune.checkpoints import OWNED_OUTPUTS, disk_full, last_complete_checkpoint
+from medsafetybench.finetune.lora import check_target_modules
 from medsafetybench.finetune.manifest import DataSource
-from medsafetybench.finetune.models import check_target_modules
+from medsafetybench.finetune.plan import RunPlan, prepare_out
 from medsafetybench.finetune.recipes import recipe_for
-from medsafetybench.finetune.trainer import (
-    OWNED_OUTPUTS,
-    _disk_full,
-    _plan,
-    _prepare_out,
-    last_complete_checkpoint,
-)
 
 _COMPLETE = ("trainer_state.json", "adapter_model.safetensors", "optimizer.pt", "scheduler.pt")
 
@@ -33,9 +28,15 @@ def _checkpoint(root: Path, step: int, files: tuple[str, ...] = _COMPLETE, empty
     return ckpt
 
 
-def _plan_for(procs: int = 1) -> dict[str, Any]:
-    data = DataSource(location="in-memory", revision=None, mix=None, n=None)
-    return _plan("tiny", data, recipe_for("paper"), "abc", qlora=False, procs=procs)
+def _plan_for(procs: int = 1) -> RunPlan:
+    return RunPlan(
+        base_model="tiny",
+        data=DataSource.in_memory(),
+        recipe=recipe_for("paper"),
+        demonstrations_sha256="abc",
+        qlora=False,
+        world_size=procs,
+    )
 
 
 def test_incomplete_newest_checkpoint_is_skipped_with_a_warning(tmp_path: Path) -> None:
@@ -65,33 +66,33 @@ def test_overwrite_removes_every_output_of_a_run_and_nothing_else(tmp_path: Path
     (tmp_path / ".merged.tmp-123").mkdir()
     (tmp_path / "notes.txt").write_text("mine")
     (tmp_path / "eval").mkdir()
-    assert _prepare_out(tmp_path, _plan_for(), resume=True, overwrite=True) is None
+    assert prepare_out(tmp_path, _plan_for(), resume=True, overwrite=True) is None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["eval", "notes.txt", "run_plan.json"]
     assert json.loads((tmp_path / "run_plan.json").read_text())["world_size"] == 1
 
 
 def test_resume_on_another_gpu_count_is_refused(tmp_path: Path) -> None:
     _checkpoint(tmp_path, 4)
-    assert _prepare_out(tmp_path, _plan_for(2), resume=True, overwrite=False) == str(
+    assert prepare_out(tmp_path, _plan_for(2), resume=True, overwrite=False) == str(
         tmp_path / "checkpoints" / "checkpoint-4"
     )
     with pytest.raises(MedSafetyError, match=r"trained on 2 process\(es\), this run has 4; .*Relaunch with 2 GPU"):
-        _prepare_out(tmp_path, _plan_for(4), resume=True, overwrite=False)
+        prepare_out(tmp_path, _plan_for(4), resume=True, overwrite=False)
 
 
 def test_disk_full_is_recognised_from_errno_or_text() -> None:
-    assert _disk_full(OSError(errno.ENOSPC, "No space left on device"))
-    assert _disk_full(RuntimeError("[enforce fail at inline_container.cc:603] . No space left on device"))
-    assert _disk_full(RuntimeError('IoError(Os { code: 28, kind: StorageFull, message: "..." })'))
+    assert disk_full(OSError(errno.ENOSPC, "No space left on device"))
+    assert disk_full(RuntimeError("[enforce fail at inline_container.cc:603] . No space left on device"))
+    assert disk_full(RuntimeError('IoError(Os { code: 28, kind: StorageFull, message: "..." })'))
     try:
         try:
             raise OSError(errno.ENOSPC, "full")
         except OSError as inner:
             raise RuntimeError("save failed") from inner
     except RuntimeError as outer:
-        assert _disk_full(outer)
-    assert not _disk_full(RuntimeError("CUDA out of memory"))
-    assert not _disk_full(OSError(errno.EACCES, "Permission denied"))
+        assert disk_full(outer)
+    assert not disk_full(RuntimeError("CUDA out of memory"))
+    assert not disk_full(OSError(errno.EACCES, "Permission denied"))
 
 
 def test_gpt2_conv1d_attention_is_a_valid_lora_target() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from medsafetybench.cli import main
-from medsafetybench.finetune_subsets import MIX_SIZES, subset_from
-from medsafetybench.schema import Demonstration, MixOrder, Origin
+from medsafetybench.dataset.finetune_subsets import MIX_SIZES, subset_from
+from medsafetybench.dataset.records import Demonstration, MixOrder, Origin
 
 
 def _run(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
@@ -124,3 +124,51 @@ def test_accelerate_configs_parse_and_cover_the_four_setups() -> None:
         "fsdp2": "FSDP",
         "deepspeed_zero3": "DEEPSPEED",
     }
+
+
+def _finetune_command() -> tuple[object, object]:
+    import typer
+    from typer.main import get_command
+
+    from medsafetybench.finetune.cli import register
+
+    app = typer.Typer()
+    register(app)
+    return app, get_command(app).commands["finetune"]  # type: ignore[attr-defined]
+
+
+def test_recipe_options_are_the_recipe_model_fields() -> None:
+    from medsafetybench.finetune.recipes import TUNABLE_SETTINGS
+
+    _, command = _finetune_command()
+    options = {p.name: p for p in command.params}  # type: ignore[attr-defined]
+    assert set(TUNABLE_SETTINGS) <= set(options)
+    assert options["learning_rate"].opts == ["--learning-rate", "--lr"]
+    assert options["micro_batch"].help == "Examples per forward pass on one GPU (paper 4, chat 16)"
+    assert options["lora_r"].help == "LoRA rank (every recipe: 8)"
+    assert options["gradient_checkpointing"].secondary_opts == ["--no-gradient-checkpointing"]
+    assert all(options[name].default is None for name in TUNABLE_SETTINGS)  # None: keep the recipe's value
+
+
+def test_recipe_options_reach_the_recipe(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from medsafetybench.core.errors import MedSafetyError
+    from medsafetybench.finetune import data, recipes
+
+    chosen: list[recipes.Recipe] = []
+    real = recipes.recipe_for
+    monkeypatch.setattr(recipes, "recipe_for", lambda *a, **k: chosen.append(real(*a, **k)) or chosen[-1])
+
+    def no_data(*args: object) -> None:
+        raise MedSafetyError("stop before loading data")
+
+    monkeypatch.setattr(data, "load_mix", no_data)
+    app, _ = _finetune_command()
+    args = ["finetune", "--mix", "medical", "--n", "100", "--out", str(tmp_path), "--recipe", "chat"]
+    args += ["--lr", "0.01", "--target-modules", "q_proj, k_proj", "--no-gradient-checkpointing", "--micro-batch", "8"]
+    result = CliRunner().invoke(app, args)  # type: ignore[arg-type]
+    assert str(result.exception) == "stop before loading data"
+    (recipe,) = chosen
+    assert (recipe.name, recipe.learning_rate, recipe.target_modules) == ("chat", 0.01, ("q_proj", "k_proj"))
+    assert (recipe.micro_batch, recipe.gradient_checkpointing, recipe.max_length) == (8, False, 1024)

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from medsafetybench.errors import MedSafetyError
+from medsafetybench.core.errors import MedSafetyError
+from medsafetybench.dataset.records import Demonstration
 from medsafetybench.finetune.formatting import (
     ALPACA_PROMPT_NO_INPUT,
     IGNORE_INDEX,
@@ -17,7 +18,6 @@ from medsafetybench.finetune.formatting import (
     tokenize_demonstrations,
 )
 from medsafetybench.finetune.recipes import recipe_for
-from medsafetybench.schema import Demonstration
 
 
 def test_alpaca_template_is_alpaca_loras_prompt_no_input() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from medsafetybench.errors import MedSafetyError
+from medsafetybench.core.errors import MedSafetyError
+from medsafetybench.finetune.plan import training_precision
 from medsafetybench.finetune.recipes import CHAT, PAPER, gradient_accumulation, recipe_for
-from medsafetybench.finetune.trainer import training_precision
 
 
 def test_paper_recipe_is_upstreams() -> None:
@@ -69,3 +69,11 @@ def test_precision_is_fp32_on_cpu_and_falls_back_to_fp16_without_bf16() -> None:
     assert training_precision(PAPER, cuda=True, bf16_supported=True) == "fp16"
     assert training_precision(CHAT, cuda=True, bf16_supported=True) == "bf16"
     assert training_precision(CHAT, cuda=True, bf16_supported=False) == "fp16"
+
+
+def test_target_modules_take_a_comma_separated_list_or_all_linear() -> None:
+    assert recipe_for("paper", target_modules="q_proj, k_proj,").target_modules == ("q_proj", "k_proj")
+    assert recipe_for("paper", target_modules=["o_proj"]).target_modules == ("o_proj",)
+    assert recipe_for("chat", target_modules="all-linear").target_modules == "all-linear"
+    with pytest.raises(MedSafetyError, match=r"bad paper recipe setting target_modules: .*no module names given"):
+        recipe_for("paper", target_modules=" , ")

@@ -9,14 +9,13 @@ from typing import Any
 import pytest
 import torch
 
-from medsafetybench.errors import MedSafetyError
+from medsafetybench.core.errors import MedSafetyError
+from medsafetybench.dataset.records import Demonstration
+from medsafetybench.finetune import FinetuneManifest, FinetuneRequest, LossPoint, Recipe, recipe_for, run_finetune
+from medsafetybench.finetune.checkpoints import OWNED_OUTPUTS
 from medsafetybench.finetune.formatting import tokenize_demonstrations
-from medsafetybench.finetune.manifest import FinetuneManifest, LossPoint
-from medsafetybench.finetune.models import check_adapter_base
-from medsafetybench.finetune.recipes import Recipe, recipe_for
-from medsafetybench.finetune.synthetic import TINY_SHAPE, random_llama
-from medsafetybench.finetune.trainer import OWNED_OUTPUTS, run_finetune
-from medsafetybench.schema import Demonstration
+from medsafetybench.models import check_adapter_base
+from medsafetybench.models.synthetic import TINY_SHAPE, random_llama
 
 pytestmark = pytest.mark.slow
 
@@ -25,6 +24,10 @@ def _recipe(name: str, **extra: Any) -> Recipe:
     # 8 demos, 2 optimizer steps per epoch: batch 4 = micro 2 x accumulation 2
     settings = {"effective_batch": 4, "micro_batch": 2, "epochs": 4, "learning_rate": 1e-1, "warmup_steps": 0}
     return recipe_for(name, **{**settings, **extra})
+
+
+def _run(demos: list[Demonstration], model: Any, out: Path, recipe: Recipe, **options: Any) -> FinetuneManifest:
+    return run_finetune(FinetuneRequest(demonstrations=demos, model=model, out=out, recipe=recipe, **options))
 
 
 def _logits(model: Any, tokenizer: Any) -> torch.Tensor:
@@ -41,7 +44,7 @@ def test_recipe_trains_saves_and_adapter_changes_outputs(
 
     recipe = _recipe(recipe_name)
     model = random_llama({**TINY_SHAPE, "vocab_size": len(tokenizer)}, seed=0)
-    manifest = run_finetune(demos, model, tmp_path, recipe, tokenizer=tokenizer, save_steps=3)
+    manifest = _run(demos, model, tmp_path, recipe, tokenizer=tokenizer, save_steps=3)
 
     assert manifest.optimizer_steps == 8
     assert manifest.gradient_accumulation_steps == 2 and manifest.precision == "fp32"
@@ -114,7 +117,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(
     recipe = _recipe("paper")
     shape = {**TINY_SHAPE, "vocab_size": len(tokenizer)}
     with pytest.raises(MedSafetyError, match=r"interrupted.*complete checkpoint is .*checkpoint-4 .*rerun the same"):
-        run_finetune(
+        _run(
             demos,
             random_llama(shape),
             tmp_path,
@@ -130,13 +133,13 @@ def test_killed_run_resumes_from_its_last_checkpoint(
     for name in ("trainer_state.json", "adapter_model.safetensors"):
         (half / name).write_bytes((tmp_path / "checkpoints" / "checkpoint-4" / name).read_bytes())
     with pytest.warns(UserWarning, match="skipping incomplete checkpoint .*checkpoint-6"):
-        manifest = run_finetune(demos, random_llama(shape), tmp_path, recipe, tokenizer=tokenizer, save_steps=2)
+        manifest = _run(demos, random_llama(shape), tmp_path, recipe, tokenizer=tokenizer, save_steps=2)
     assert manifest.resumed_from == "checkpoint-4"
     assert manifest.optimizer_steps == 8
     steps = [json.loads(x)["step"] for x in (tmp_path / "loss_log.jsonl").read_text().splitlines()]
     assert steps == list(range(1, 9))  # steps 1-4 come from the checkpoint's log history
     with pytest.raises(MedSafetyError, match="already holds a finished run"):
-        run_finetune(demos, random_llama(shape), tmp_path, recipe, tokenizer=tokenizer)
+        _run(demos, random_llama(shape), tmp_path, recipe, tokenizer=tokenizer)
 
 
 def test_full_disk_keeps_the_checkpoint_and_other_runs_are_not_mixed_in(
@@ -146,7 +149,7 @@ def test_full_disk_keeps_the_checkpoint_and_other_runs_are_not_mixed_in(
     # torch.save / safetensors report a full disk as a RuntimeError whose text names it
     full = RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos 64 vs 0: No space left on device")
     with pytest.raises(MedSafetyError, match=r"disk full.*complete checkpoint is .*checkpoint-2 ") as stopped:
-        run_finetune(
+        _run(
             demos,
             random_llama(shape),
             tmp_path,
@@ -157,9 +160,9 @@ def test_full_disk_keeps_the_checkpoint_and_other_runs_are_not_mixed_in(
         )
     assert "\n" not in str(stopped.value)
     with pytest.raises(MedSafetyError, match=r"checkpoints of a different run \(recipe differ"):
-        run_finetune(demos, random_llama(shape), tmp_path, _recipe("paper", lora_r=4), tokenizer=tokenizer)
+        _run(demos, random_llama(shape), tmp_path, _recipe("paper", lora_r=4), tokenizer=tokenizer)
     with pytest.raises(MedSafetyError, match="drop --no-resume"):
-        run_finetune(demos, random_llama(shape), tmp_path, _recipe("paper"), tokenizer=tokenizer, resume=False)
+        _run(demos, random_llama(shape), tmp_path, _recipe("paper"), tokenizer=tokenizer, resume=False)
     assert (tmp_path / "checkpoints" / "checkpoint-2").is_dir()
 
 
@@ -211,7 +214,7 @@ def test_training_arguments_exist_before_the_model_is_loaded_under_fsdp(
     monkeypatch.setattr(trainer, "load_base_model", load)
     try:
         with pytest.raises(_Loaded):
-            run_finetune(demos, str(tiny_model_dir), tmp_path, _recipe("paper"))
+            _run(demos, str(tiny_model_dir), tmp_path, _recipe("paper"))
     finally:
         if torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
@@ -224,13 +227,13 @@ def test_model_without_target_modules_is_refused(
 ) -> None:
     recipe = _recipe("paper", target_modules=("c_attn",))
     with pytest.raises(MedSafetyError, match=r"no module named c_attn.*LoRA-capable layers are: .*q_proj"):
-        run_finetune(demos, tiny_model, tmp_path, recipe, tokenizer=tokenizer)
+        _run(demos, tiny_model, tmp_path, recipe, tokenizer=tokenizer)
 
 
 def test_adapter_for_another_base_model_is_refused(
     tokenizer: Any, tiny_model_dir: Path, demos: list[Demonstration], tmp_path: Path
 ) -> None:
-    manifest = run_finetune(demos, str(tiny_model_dir), tmp_path, _recipe("paper", epochs=1), merge=True)
+    manifest = _run(demos, str(tiny_model_dir), tmp_path, _recipe("paper", epochs=1), merge=True)
     check_adapter_base(tmp_path, str(tiny_model_dir))  # the right base passes
     with pytest.raises(MedSafetyError, match=r"was trained on .*tiny-llama.*not on other/model"):
         check_adapter_base(tmp_path, "other/model")

@@ -1,0 +1,1 @@
+"""Shared helpers below every other layer: errors, files, versions, package resources."""

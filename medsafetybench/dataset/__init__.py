@@ -1,0 +1,1 @@
+"""The dataset side: upstream reader, build, card, config table, contract, validators, loader, push."""
