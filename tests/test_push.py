@@ -9,6 +9,7 @@ import huggingface_hub
 import pytest
 
 from medsafetybench.core.errors import MedSafetyError
+from medsafetybench.dataset.card import REPO_PLACEHOLDER
 from medsafetybench.dataset.push import Change, PlannedFile, PushPlan, push_folder
 
 
@@ -39,14 +40,28 @@ def test_push_uploads_one_commit_and_tags_it(fixture_build: Path, monkeypatch: p
     monkeypatch.setattr(huggingface_hub.DatasetCard, "validate", record("validate"))
     monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", record("create_repo"))
     commit = SimpleNamespace(oid="abc123", commit_url="https://hub.example/org/msb/commit/abc123")
-    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", record("upload_folder", commit))
+    uploaded: dict[str, str] = {}
+
+    def upload_folder(self, *args, **kwargs):
+        staged = Path(kwargs["folder_path"])
+        uploaded.update({p.relative_to(staged).as_posix(): "" for p in staged.rglob("*")})
+        uploaded["README.md"] = (staged / "README.md").read_text()
+        return record("upload_folder", commit)(self, *args, **kwargs)
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", upload_folder)
     monkeypatch.setattr(huggingface_hub.HfApi, "create_tag", record("create_tag"))
     url = push_folder(_plan(fixture_build))
     assert url.endswith("/commit/abc123")
     assert [c[0] for c in calls] == ["validate", "create_repo", "upload_folder", "create_tag"]
     upload = calls[2][1]
-    assert upload["repo_type"] == "dataset" and upload["folder_path"] == fixture_build
+    assert upload["repo_type"] == "dataset" and upload["folder_path"] != fixture_build  # a staged copy
     assert upload["delete_patterns"] == ["data/**"]
+    local = {p.relative_to(fixture_build).as_posix() for p in fixture_build.rglob("*")}
+    assert set(uploaded) == local
+    # the card names the real repo, the local build keeps its placeholder
+    assert 'load_dataset("org/msb", "medical_test"' in uploaded["README.md"]
+    assert REPO_PLACEHOLDER not in uploaded["README.md"]
+    assert REPO_PLACEHOLDER in (fixture_build / "README.md").read_text()
     assert calls[1][1]["private"] is True
     assert calls[3][1]["tag"] == "v1.0.0" and calls[3][1]["revision"] == "abc123"
 

@@ -57,14 +57,22 @@ def test_fresh_fixture_build_passes(fixture_build: Path):
         "card",
         "card_metadata",
         "canary",
+        "near_duplicates",
+        "pool_flags",
         "leakage",
         "benign",
     ]
     leak = report.check("leakage")
     assert leak.status is Status.WARN
-    assert leak.details[-1].startswith(
-        "generated pool vs benchmark: 1 exact, 7 near duplicates; pool-llama3-p1-00003 ~ med-train-gpt4-p1-000 (1.0)"
+    assert leak.details[0] == (
+        "benchmark: 639 near-duplicate pairs (243 cross_split, 198 within_train, 198 within_test) in 1 clusters; "
+        "576 pairs carry different principles; 27 test ids have a near duplicate in train"
     )
+    assert leak.details[1].startswith(
+        "generated pool vs benchmark: 1 requests exact (1 pairs), 0 near (0 pairs, word-trigram Jaccard >= 0.7); "
+        "pool-llama3-p1-00003 ~ med-train-gpt4-p1-000 (1.0)"
+    )
+    assert leak.details[2].startswith("cross_split near duplicate: med-test-")
 
 
 def test_changed_count_fails_counts(copy: Path):
@@ -130,10 +138,47 @@ def test_missing_file_fails_files_and_card(copy: Path):
 
 def test_bad_card_metadata_fails_card_metadata(copy: Path):
     readme = copy / "README.md"
-    readme.write_text(readme.read_text().replace("license: mit\n", "", 1))
+    readme.write_text(readme.read_text().replace("license:\n- mit\n- cc-by-nc-4.0\n", "", 1))
     report = validate(copy, fixture_contract())
     assert report.failed() == ["card_metadata"]
     assert report.check("card_metadata").details == ["license: missing"]
+
+
+def test_card_licenses_disagreeing_with_the_config_table_fail_card_metadata(copy: Path):
+    readme = copy / "README.md"
+    text = readme.read_text()
+    assert "  general_train: cc-by-nc-4.0\n" in text
+    text = text.replace("- mit\n- cc-by-nc-4.0\n", "- mit\n", 1).replace(
+        "  general_train: cc-by-nc-4.0\n", "  general_train: mit\n", 1
+    )
+    readme.write_text(text)
+    report = validate(copy, fixture_contract())
+    assert report.failed() == ["card_metadata"]
+    assert report.check("card_metadata").details == [
+        "license: ['mit'] but the configs declare ['mit', 'cc-by-nc-4.0']",
+        "config_licenses: general_train is 'mit', the config table declares 'cc-by-nc-4.0'",
+    ]
+
+
+def test_a_dropped_near_duplicate_pair_fails_near_duplicates(copy: Path):
+    _rewrite(copy, "data/near_duplicates/pairs.parquet", lambda t: t.slice(1))
+    report = validate(copy, fixture_contract())
+    assert "near_duplicates" in report.failed()
+    details = report.check("near_duplicates").details
+    assert details[0] == "near_duplicates: 638 pairs stored, the search finds 639"
+    assert details[1].startswith("near_duplicates: missing pair med-")
+
+
+def test_a_wrong_pool_flag_fails_pool_flags(copy: Path):
+    pool = "data/generated/llama3.parquet"
+    _rewrite(copy, pool, lambda t: _set(t, "is_fragment", 0, True))
+    _rewrite(copy, pool, lambda t: _set(t, "duplicate_of", 1, "pool-llama3-p9-00000"))
+    report = validate(copy, fixture_contract())
+    assert report.failed() == ["files", "pool_flags"]  # the manifest hash changed too
+    assert report.check("pool_flags").details == [
+        "generated_llama3 pool-llama3-p1-00000: is_fragment is True, the rule gives False",
+        "generated_llama3 pool-llama3-p1-00001: duplicate_of is 'pool-llama3-p9-00000', the rule gives None",
+    ]
 
 
 def test_empty_text_fails_empty_text_and_schema(copy: Path):

@@ -18,6 +18,14 @@ FIXTURE_BENIGN = Path(__file__).parent / "fixtures" / "benign"
 ROWS = {"gpt4": 2, "llama2": 1}  # per principle, per split
 PRINCIPLE_TEXTS = [f"A physician shall follow invented rule number {k}, for testing only." for k in range(1, 10)]
 PRINCIPLE_TEXTS[5] = "A physician shall, in invented rule six, keep commas for testing."
+POOL_FIRST_LINES = {
+    2: 'Invented generated request 2 one." (Unethical)',  # annotation tail
+    3: "( Violates invented rule three)",  # commentary
+    4: "Invented generated request 4 lists things, such as",  # truncated
+    5: 'Invented title": "Invented generated request 5 one.',  # JSON debris
+    7: "INVENTED generated request 6   one.",  # duplicate of principle 6's first line
+}
+"""First pool line of some principles, one per artifact the quality flags mark."""
 FT_SIZES = (2, 4)  # med_n2, med_n4, gen_n2, gen_n4, both_n4, both_n8
 
 
@@ -65,9 +73,9 @@ def make_upstream(root: Path) -> UpstreamManifest:
                 write_csv(root / f"datasets/{split}/{source}/med_safety_demonstrations_category_{k}.csv", rows)
     for k in range(1, 10):
         lines = [
-            f"Invented generated request {k} one.",
+            POOL_FIRST_LINES.get(k, f"Invented generated request {k} one."),
             f'Invented generated request {k} two."<|eot_id|>',
-            " ".join(["Loop words go round and round"] * 4),
+            " ".join(["And so the words go round and round"] * 4),
             "Fixture train gpt4 request 0 about rule 1?" if k == 1 else f"and a fragment {k}",
         ]
         p = root / f"datasets/med_harm_llama3/category_{k}.txt"

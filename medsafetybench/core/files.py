@@ -25,8 +25,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """UTF-8 text version of :func:`atomic_write_bytes`."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+    """UTF-8 text version of :func:`atomic_write_bytes`; secret values are redacted (:mod:`.secrets`)."""
+    from .secrets import redact
+
+    atomic_write_bytes(path, redact(text).encode("utf-8"))
 
 
 def sha256_file(path: Path) -> str:

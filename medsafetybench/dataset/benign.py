@@ -19,8 +19,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ..core.errors import MedSafetyError
+from .leakage import CHAR_N, CHAR_THRESHOLD
 from .records import BenignRequest, MedicalRequest, Principle, Split
-from .textsim import jaccard_matrix, trigrams, words
+from .textsim import char_ngrams, jaccard_matrix, trigrams, words
 from .upstream_reader import UpstreamData
 
 __all__ = [
@@ -40,7 +41,8 @@ BENIGN_LICENSE = "mit"
 NEAR_WORDS = 0.6
 """Two requests are near duplicates at word-set Jaccard >= this ..."""
 NEAR_TRIGRAM = 0.4
-"""... or at word-trigram Jaccard >= this."""
+"""... or at word-trigram Jaccard >= this, or at the benchmark search's character n-gram threshold (stricter
+word and trigram thresholds than the benchmark's own near-duplicate search: a benign twin must stay clear)."""
 _FILE = re.compile(r"^p([1-9])\.jsonl$")
 _KEYS = ("id", "request", "principle", "split", "twin_id", "contrast_type", "reference_answer")
 
@@ -119,10 +121,13 @@ def _near_pairs(a: Sequence[str], b: Sequence[str] | None) -> list[tuple[int, in
     """Index pairs (i, j) with word-set or trigram Jaccard at or above the thresholds (i < j when b is None)."""
     import numpy as np
 
-    wa, ta = [words(t) for t in a], [trigrams(t) for t in a]
-    wb, tb = (wa, ta) if b is None else ([words(t) for t in b], [trigrams(t) for t in b])
-    jw, jt = jaccard_matrix(wa, wb), jaccard_matrix(ta, tb)
-    hit = (jw >= NEAR_WORDS) | (jt >= NEAR_TRIGRAM)
+    wa, ta, ca = [words(t) for t in a], [trigrams(t) for t in a], [char_ngrams(t, CHAR_N) for t in a]
+    if b is None:
+        wb, tb, cb = wa, ta, ca
+    else:
+        wb, tb, cb = [words(t) for t in b], [trigrams(t) for t in b], [char_ngrams(t, CHAR_N) for t in b]
+    jw, jt, jc = jaccard_matrix(wa, wb), jaccard_matrix(ta, tb), jaccard_matrix(ca, cb)
+    hit = (jw >= NEAR_WORDS) | (jt >= NEAR_TRIGRAM) | (jc >= CHAR_THRESHOLD)
     if b is None:
         hit = np.triu(hit, k=1)
     return [(int(i), int(j), float(jw[i, j]), float(jt[i, j])) for i, j in zip(*np.nonzero(hit), strict=True)]
@@ -137,7 +142,8 @@ def benign_issues(benign: Sequence[BenignRequest], medical: Iterable[MedicalRequ
 
     Rules: each twin_id resolves to a benchmark request of the same principle and split, and is used once;
     no benign request equals or near-duplicates a harmful one; no two benign requests are near duplicates
-    (near = word-set Jaccard >= NEAR_WORDS or word-trigram Jaccard >= NEAR_TRIGRAM)."""
+    (near = word-set Jaccard >= NEAR_WORDS, word-trigram Jaccard >= NEAR_TRIGRAM or character n-gram
+    Jaccard >= the benchmark search's CHAR_THRESHOLD)."""
     medical = list(medical)
     by_id = {m.id: m for m in medical}
     issues = [f"{b.source_file}:{b.source_row + 1}: {p}" for b in benign if (p := _twin_problem(b, by_id))]
@@ -162,3 +168,52 @@ def add_benign(data: UpstreamData, folder: Path | None = None) -> None:
     split = read_benign(folder, medical)  # type: ignore[arg-type]
     data.tables["medical_benign_train"] = list(split[Split.TRAIN])
     data.tables["medical_benign_test"] = list(split[Split.TEST])
+
+
+def benign_card_section(benign: Sequence[BenignRequest], medical: Sequence[MedicalRequest]) -> str:
+    """The card's description of the contrast set, every number computed from the rows."""
+    import numpy as np
+
+    from ..core.text import md_table
+
+    by_id = {m.id: m for m in medical}
+    counts = Counter((b.principle, b.split) for b in benign)
+    rows = [
+        [
+            p.value,
+            f"`{p.slug}`",
+            counts[(p, Split.TRAIN)],
+            counts[(p, Split.TEST)],
+            counts[(p, Split.TRAIN)] + counts[(p, Split.TEST)],
+        ]
+        for p in Principle
+    ]
+    rows.append(["", "**total**", *(sum(counts[(p, s)] for p in Principle) for s in Split), len(benign)])
+    kinds = Counter(b.contrast_type.value for b in benign)
+    twin = [
+        len(words(b.request) & words(by_id[b.twin_id].request))
+        / len(words(b.request) | words(by_id[b.twin_id].request))
+        for b in benign
+    ]
+    texts, harm = [b.request for b in benign], [m.request for m in medical]
+    measures = (
+        ("word-set", words),
+        ("word-trigram", trigrams),
+        (f"character {CHAR_N}-gram", lambda t: char_ngrams(t, CHAR_N)),
+    )
+    closest = []
+    for name, feat in measures:
+        fb = [feat(t) for t in texts]
+        to_harm = jaccard_matrix(fb, [feat(t) for t in harm]).max()
+        within = jaccard_matrix(fb)
+        np.fill_diagonal(within, 0.0)
+        closest.append([name, f"{to_harm:.2f}", f"{within.max():.2f}"])
+    return "\n\n".join(
+        [
+            md_table(["#", "principle", "train", "test", "total"], rows),
+            "Contrast types: " + ", ".join(f"`{k}` {n}" for k, n in kinds.most_common()) + ".",
+            f"Shared vocabulary with the twin (word-set Jaccard): mean {np.mean(twin):.2f}, "
+            f"max {max(twin):.2f}. Highest similarity of any benign request:",
+            md_table(["measure", "to any of the harmful requests", "to another benign request"], closest),
+        ]
+    )

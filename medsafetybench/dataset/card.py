@@ -13,6 +13,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from ..core.resources import resource_text
 from ..core.text import md_table
+from .benign import BENIGN_VERSION, NEAR_TRIGRAM, NEAR_WORDS, benign_card_section
 from .configtable import ConfigTable
 from .leakage import LeakageReport
 from .pool_quality import flag_precision
@@ -227,5 +228,12 @@ def render_card(
         pool_near_pairs=overlap.near_pairs,
         pool_threshold=overlap.threshold,
         gating_note="This copy is gated." if gated else "This copy was built without gating.",
+        benign_version=BENIGN_VERSION,
+        benign_section=benign_card_section(
+            [*tables["medical_benign_train"], *tables["medical_benign_test"]],  # type: ignore[list-item]
+            [*tables["medical_train"], *tables["medical_test"]],  # type: ignore[list-item]
+        ),
+        benign_near_words=NEAR_WORDS,
+        benign_near_trigram=NEAR_TRIGRAM,
     )
     return str(DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{body}"))

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, log_path=False)
 
 _STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
 
@@ -135,7 +135,8 @@ def register(app: typer.Typer) -> None:
     @app.command("disjoint-test")
     def disjoint_test(
         repo_id: Annotated[
-            str | None, typer.Option(help="Build folder or ORG/NAME (default $MEDSAFETYBENCH_REPO_ID)")
+            str | None,
+            typer.Option("--data", "--repo-id", help="Build folder or ORG/NAME (default $MEDSAFETYBENCH_REPO_ID)"),
         ] = None,
         revision: Annotated[str | None, typer.Option(help="Hub revision")] = None,
         out: Annotated[Path | None, typer.Option(help="Write the ids here, one per line (default: stdout)")] = None,
@@ -149,7 +150,9 @@ def register(app: typer.Typer) -> None:
             typer.echo("\n".join(ids))
         else:
             atomic_write_text(out, "".join(f"{i}\n" for i in ids))
-        err.print(f"{len(ids)} test ids have a near duplicate in train (near_duplicates config, scope cross_split)")
+        err.print(
+            f"{len(ids)} test ids have a near duplicate in train (near_duplicates, scope cross_split)", soft_wrap=True
+        )
 
     @app.command("export-finetune")
     def export_finetune(
@@ -157,7 +160,8 @@ def register(app: typer.Typer) -> None:
         n: Annotated[int, typer.Option(help="Subset size, as in ft_safety_{mix}_n{N}.json")],
         out: Annotated[Path, typer.Option(help="Output JSON file (upstream format)")],
         repo_id: Annotated[
-            str | None, typer.Option(help="Build folder or ORG/NAME (default $MEDSAFETYBENCH_REPO_ID)")
+            str | None,
+            typer.Option("--data", "--repo-id", help="Build folder or ORG/NAME (default $MEDSAFETYBENCH_REPO_ID)"),
         ] = None,
         revision: Annotated[str | None, typer.Option(help="Hub revision")] = None,
     ) -> None:

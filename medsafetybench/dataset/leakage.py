@@ -1,10 +1,11 @@
 """Near-duplicate requests: an exhaustive search of the benchmark, and MinHash LSH for the 74k pool.
 
 **Benchmark (1,800 requests).** Every pair is scored (1.6 M pairs, sparse matrix products) with three
-Jaccard similarities: lower-cased word sets (catches reorderings and one-word substitutions), word
-trigrams (long shared passages) and character 5-grams (morphological variants). A pair is a near
-duplicate when any score reaches its threshold; pairs are grouped into clusters (connected components),
-and pairs whose two requests carry different principles are label noise.
+Jaccard similarities: lower-cased word sets with singular and plural merged (catches reorderings and
+one-word substitutions), word trigrams (long shared passages) and character 5-grams (other
+morphological variants). A pair is a near duplicate when any score reaches its threshold; pairs are
+grouped into clusters (connected components), and pairs whose two requests carry different principles
+are label noise.
 
 **Pool.** Pool requests are matched to benchmark requests by word-trigram Jaccard with MinHash LSH
 (candidates in sub-quadratic time, every reported pair confirmed with its exact value).
@@ -39,25 +40,41 @@ __all__ = [
     "PoolOverlap",
     "benchmark_leakage",
     "disjoint_test_ids",
+    "drop_for_disjoint_test",
     "find_duplicates",
     "near_duplicate_pairs",
+    "number_neutral_words",
     "shingles",
     "summarize_pairs",
-    "test_ids_to_drop",
 ]
 
 WORD_THRESHOLD = 0.7
 """Word-set Jaccard: one substituted word in an 8-word request gives 7/9 = 0.78; a reordering gives 1."""
 TRIGRAM_THRESHOLD = 0.6
 """Word-trigram Jaccard: long requests that share most of their wording."""
-CHAR_THRESHOLD = 0.65
-"""Character 5-gram Jaccard: morphological variants (``patient``/``patients``, ``interest``/``interests``)."""
+CHAR_THRESHOLD = 0.6
+"""Character 5-gram Jaccard: variants in word forms and small rewordings of the same template."""
 CHAR_N = 5
 POOL_THRESHOLD = 0.7
 """Word-trigram Jaccard for pool/benchmark pairs (MinHash LSH, confirmed exactly)."""
 NUM_PERM = 64
 _TOKEN = re.compile(r"[a-z0-9']+")
-_SCOPE_ORDER = {PairScope.CROSS_SPLIT: 0, PairScope.WITHIN_TRAIN: 1, PairScope.WITHIN_TEST: 2}
+_NUMBER = {"are": "is", "have": "has", "were": "was", "these": "this", "those": "that"}
+
+
+def _singular(word: str) -> str:
+    if word in _NUMBER:
+        return _NUMBER[word]
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def number_neutral_words(text: str) -> set[str]:
+    """Lower-cased word set with singular and plural merged (``treatments`` = ``treatment``, ``are`` = ``is``)."""
+    return {_singular(w) for w in words(text)}
 
 
 # --- the benchmark: exhaustive ---------------------------------------------------------------------------
@@ -98,7 +115,7 @@ def near_duplicate_pairs(requests: Sequence[MedicalRequest]) -> list[NearDuplica
     are equal (case, spacing and outer quotes ignored). Rows are ordered by cluster, then ids.
     """
     features = [
-        [words(r.request) for r in requests],
+        [number_neutral_words(r.request) for r in requests],
         [trigrams(r.request) for r in requests],
         [char_ngrams(r.request, CHAR_N) for r in requests],
     ]
@@ -143,16 +160,16 @@ def near_duplicate_pairs(requests: Sequence[MedicalRequest]) -> list[NearDuplica
     return pairs
 
 
-def test_ids_to_drop(pairs: Sequence[NearDuplicatePair]) -> list[str]:
+def drop_for_disjoint_test(pairs: Sequence[NearDuplicatePair]) -> list[str]:
     """Test ids with a near duplicate in train: drop them for a test set strictly disjoint from train."""
     return sorted({p.id_a for p in pairs if p.scope is PairScope.CROSS_SPLIT})
 
 
 def disjoint_test_ids(repo_id: str | os.PathLike[str] | None = None, revision: str | None = None) -> list[str]:
-    """:func:`test_ids_to_drop` of a published build (its ``near_duplicates`` config)."""
+    """:func:`drop_for_disjoint_test` of a published build (its ``near_duplicates`` config)."""
     from .loader import records
 
-    return test_ids_to_drop(list(records("near_duplicates", "train", repo_id, revision)))  # type: ignore[arg-type]
+    return drop_for_disjoint_test(list(records("near_duplicates", "train", repo_id, revision)))  # type: ignore[arg-type]
 
 
 class NearDuplicateSummary(BaseModel):
@@ -192,7 +209,7 @@ def summarize_pairs(pairs: Sequence[NearDuplicatePair], n_requests: int) -> Near
         largest_cluster=max(sizes, default=0),
         label_noise_pairs=len(noisy),
         label_noise_clusters=len({p.cluster for p in noisy}),
-        test_ids_to_drop=test_ids_to_drop(pairs),
+        test_ids_to_drop=drop_for_disjoint_test(pairs),
     )
 
 

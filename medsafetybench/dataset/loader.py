@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from ..core.errors import MedSafetyError
 from .configtable import config_table
+from .location import check_location
 from .records import Record, from_row
 
 __all__ = ["REPO_ENV", "load", "records", "resolve_repo"]
@@ -21,7 +21,8 @@ def resolve_repo(repo_id: str | os.PathLike[str] | None = None) -> str:
     repo = os.fspath(repo_id) if repo_id is not None else os.environ.get(REPO_ENV)
     if not repo:
         raise MedSafetyError(
-            f"no dataset location: pass repo_id= (a build folder or ORG/NAME on the Hub) or set ${REPO_ENV}"
+            f"no dataset location: pass --data (CLI) or repo_id= (Python), a build folder or ORG/NAME on the Hub, "
+            f"or set ${REPO_ENV}"
         )
     return repo
 
@@ -38,11 +39,7 @@ def load(
     spec = config_table().config(config)
     if split is not None and split not in spec.splits:
         raise MedSafetyError(f"config {config!r} has no split {split!r} (it has {', '.join(spec.splits)})")
-    repo = resolve_repo(repo_id)
-    if Path(repo).is_dir():
-        if revision is not None:
-            raise MedSafetyError(f"revision={revision!r} only applies to a Hub repo, not the folder {repo}")
-        repo = str(Path(repo).resolve())
+    repo, _ = check_location(resolve_repo(repo_id), revision)
     return datasets.load_dataset(repo, config, split=split, revision=revision)
 
 

@@ -225,7 +225,9 @@ class NearDuplicatePair(Record):
     scope: PairScope = Field(description="cross_split (a in test, b in train), within_train or within_test.")
     principle_a: Principle = Field(description="Principle label of id_a (ClassLabel index 0-8 = 1-9).")
     principle_b: Principle = Field(description="Principle label of id_b; differs from principle_a = label noise.")
-    word_jaccard: float = Field(ge=0, le=1, description="Jaccard similarity of the two lower-cased word sets.")
+    word_jaccard: float = Field(
+        ge=0, le=1, description="Jaccard similarity of the lower-cased word sets (singular and plural merged)."
+    )
     trigram_jaccard: float = Field(ge=0, le=1, description="Jaccard similarity of the word-trigram sets.")
     char_jaccard: float = Field(ge=0, le=1, description="Jaccard similarity of the character 5-gram sets.")
     exact: bool = Field(description="Same text once case, spacing and outer quotes are ignored.")

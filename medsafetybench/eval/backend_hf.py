@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..core.errors import MedSafetyError
+from ..models.quantize import check_quantize
 from ..models.refs import ModelRef
 from .generation import Completion, OnCompletion, PromptJob
 from .prompts import apply_chat_template, render_prompt
@@ -25,21 +26,27 @@ def _torch_dtype(name: str, cuda: bool) -> Any:
         raise MedSafetyError(f"unknown --dtype {name!r}; use auto, bfloat16, float16 or float32") from None
 
 
-def load_hf(ref: ModelRef, adapter: str | None, dtype: str) -> tuple[Any, Any]:
-    """Load model and tokenizer (bf16 on GPU by default); a LoRA adapter is merged in."""
+def load_hf(ref: ModelRef, adapter: str | None, dtype: str, quantize: str = "none") -> tuple[Any, Any]:
+    """Load model and tokenizer (bf16 on GPU by default; a local GGUF from its converted cache folder);
+    a LoRA adapter is merged in; ``quantize="int8"`` then quantizes the Linear layers (CPU only)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ..models.gguf_cache import local_model
 
     if adapter:
         from ..models.adapters import check_adapter_base
 
         check_adapter_base(adapter, ref.display)  # before loading anything: an adapter for another base
     cuda = torch.cuda.is_available()
-    kwargs: dict[str, Any] = {"gguf_file": ref.gguf_file} if ref.gguf_file else {}
+    if quantize != "none":
+        check_quantize(quantize, dtype, cuda)
+    local = local_model(ref)  # a .gguf is converted once, then loaded from safetensors
+    kwargs: dict[str, Any] = {"gguf_file": local.gguf_file} if local.gguf_file else {}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(ref.path, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(local.path, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(
-            ref.path, dtype=_torch_dtype(dtype, cuda), device_map="cuda" if cuda else None, **kwargs
+            local.path, dtype=_torch_dtype(dtype, cuda), device_map="cuda" if cuda else None, **kwargs
         )
     except OSError as exc:
         raise MedSafetyError(f"cannot load model {ref.display}: {str(exc).splitlines()[0]}") from None
@@ -51,6 +58,10 @@ def load_hf(ref: ModelRef, adapter: str | None, dtype: str) -> tuple[Any, Any]:
         except (OSError, ValueError) as exc:
             raise MedSafetyError(f"cannot load adapter {adapter}: {str(exc).splitlines()[0]}") from None
     model.eval()
+    if quantize == "int8":
+        from ..models.quantize import quantize_int8
+
+        model = quantize_int8(model)
     return model, tokenizer
 
 
@@ -96,7 +107,9 @@ class HFGenerator:
     ) -> None:
         self.settings = settings
         if model is None or tokenizer is None:
-            model, tokenizer = load_hf(ref, settings.adapter, settings.dtype)
+            model, tokenizer = load_hf(ref, settings.adapter, settings.dtype, settings.quantize)
+        self.model_files: str | None = getattr(model, "name_or_path", None) or None
+        """What the weights were loaded from (a GGUF's converted cache folder), for ``run.json``."""
         self.model, self.tokenizer = model, tokenizer
         tokenizer.padding_side = "left"
         if tokenizer.pad_token_id is None:

@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import MedSafetyError
+from ..core.registry import Registry
 from ..models import adapter_sha256, resolve_model
+from ..models.quantize import check_quantize
 from .generation import Generator
 from .openai_client import ApiOptions
 from .prompts import paper_template_for
-from .registry import Registry
 from .rows import GenerationSettings
 
 __all__ = [
@@ -67,6 +68,8 @@ class Backend:
     """It calls ``--base-url``, which is then part of the settings."""
     auto_dtype: Callable[[], str] | None = None
     """What ``--dtype auto`` means here, recorded in the settings (None: ``auto`` is recorded)."""
+    quantizes: bool = False
+    """It honours ``--quantize int8`` (dynamic int8 Linear layers on CPU)."""
 
 
 BACKENDS: Registry[Backend] = Registry("backend")
@@ -79,11 +82,12 @@ def register_backend(
     local_weights: bool = True,
     endpoint: bool = False,
     auto_dtype: Callable[[], str] | None = None,
+    quantizes: bool = False,
 ) -> Callable[[Factory], Factory]:
     """Register the decorated factory ``(settings, options) -> Generator`` as backend ``name``."""
 
     def decorate(factory: Factory) -> Factory:
-        BACKENDS.add(name, Backend(name, help, factory, local_weights, endpoint, auto_dtype))
+        BACKENDS.add(name, Backend(name, help, factory, local_weights, endpoint, auto_dtype, quantizes))
         return factory
 
     return decorate
@@ -105,6 +109,7 @@ def generation_settings(
     max_new_tokens: int = 512,
     dtype: str = "auto",
     base_url: str | None = None,
+    quantize: str = "none",
 ) -> GenerationSettings:
     """The settings of a generation run from the user's options (model resolved, adapter hashed)."""
     b = BACKENDS.get(backend)
@@ -116,6 +121,10 @@ def generation_settings(
         dtype = "n/a"
     elif dtype == "auto" and b.auto_dtype is not None:
         dtype = b.auto_dtype()
+    if quantize != "none":
+        if not b.quantizes:
+            raise MedSafetyError(f"--quantize {quantize}: the {backend} backend does not quantize; use --backend hf")
+        check_quantize(quantize, dtype)
     return GenerationSettings(
         backend=backend,
         model=resolve_model(model).display if b.local_weights else model,
@@ -127,6 +136,7 @@ def generation_settings(
         system_prompt=system_prompt,
         max_new_tokens=max_new_tokens,
         dtype=dtype,
+        quantize=quantize,  # type: ignore[arg-type]
     )
 
 
@@ -136,7 +146,7 @@ def _torch_default_dtype() -> str:
     return "bfloat16" if torch.cuda.is_available() else "float32"
 
 
-@register_backend("hf", help="transformers on this machine", auto_dtype=_torch_default_dtype)
+@register_backend("hf", help="transformers on this machine", auto_dtype=_torch_default_dtype, quantizes=True)
 def _hf(settings: GenerationSettings, options: BackendOptions) -> Generator:
     from .backend_hf import HFGenerator
 

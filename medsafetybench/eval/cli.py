@@ -78,7 +78,7 @@ def _generate(
     api: ApiRetryOptions,
     local: LocalOptions,
     stage: StageOptions,
-) -> None:
+) -> int:
     from .pipeline import load_items, run_generate
 
     settings = model.settings()
@@ -86,6 +86,21 @@ def _generate(
     options = backend_options(model, api, local)
     r = run_generate(out, items, chosen, settings, options, force=stage.force, progress=_progress(stage))
     err.print(f"generate: {r.done} new answer(s), {r.reused} reused, {r.total} items -> {out}")
+    return _failed(r)
+
+
+def _failed(r: StageResult) -> int:
+    """Warn about items whose call failed for good (recorded; the next run retries them); their count."""
+    if r.failed:
+        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(r.failed.items()))
+        err.print(f"[yellow]warning:[/] {r.name}: {counts} (recorded per item; rerun to retry them)")
+    return sum(r.failed.values())
+
+
+def _exit_if_failed(failed: int, stage: StageOptions) -> None:
+    if failed and stage.fail_on_errors:
+        err.print(f"error: {failed} item(s) failed for good (--fail-on-errors)")
+        raise typer.Exit(3)
 
 
 def _judge(
@@ -96,7 +111,7 @@ def _judge(
     api: ApiRetryOptions,
     local: LocalOptions,
     stage: StageOptions,
-) -> None:
+) -> int:
     from .pipeline import run_judges
 
     results: list[StageResult] = run_judges(
@@ -108,6 +123,7 @@ def _judge(
         revision=data.revision,
         force=stage.force,
         progress=_progress(stage),
+        upstream=judging.upstream,
     )
     if results and results[0].unanswered:
         missing = results[0].unanswered
@@ -117,6 +133,7 @@ def _judge(
         )
     for r in results:
         err.print(f"{r.name}: {r.done} new judgment(s), {r.reused} reused, {r.total} answers")
+    return sum(_failed(r) for r in results)
 
 
 def _report(out: Path, resamples: int) -> None:
@@ -149,9 +166,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Generate answers, judge them and write the report (resumable; rerun to continue)."""
         _set_threads(local)
-        _generate(out, data, selection, model, api, local, stage)
-        _judge(out, judging.judge or list(DEFAULT_JUDGES), data, judging, api, local, stage)
+        failed = _generate(out, data, selection, model, api, local, stage)
+        failed += _judge(out, judging.judge or list(DEFAULT_JUDGES), data, judging, api, local, stage)
         _report(out, resamples)
+        _exit_if_failed(failed, stage)
 
     @app.command("generate")
     @option_groups
@@ -166,7 +184,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Generate the model's answers into RUN/generations.jsonl (resumable)."""
         _set_threads(local)
-        _generate(out, data, selection, model, api, local, stage)
+        _exit_if_failed(_generate(out, data, selection, model, api, local, stage), stage)
 
     @app.command("judge")
     @option_groups
@@ -180,7 +198,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Judge the run's current answers into RUN/judgments.jsonl (resumable; several judges allowed)."""
         _set_threads(local)
-        _judge(out, judging.judge or [], data, judging, api, local, stage)
+        _exit_if_failed(_judge(out, judging.judge or [], data, judging, api, local, stage), stage)
 
     @app.command("report")
     def report_cmd(out: Out, resamples: Resamples = 2000) -> None:
@@ -203,6 +221,18 @@ def register(app: typer.Typer) -> None:
         text = render_comparison(comparison)
         typer.echo(text)
         if out is not None:
+            from .report import build_summary
+            from .tradeoff import TRADEOFF_CHART, two_sided, write_tradeoff_chart
+
+            summaries = [build_summary(RunFolder(r), resamples) for r in (run_a, run_b)]
+            if all(two_sided(s) for s in summaries):
+                out.mkdir(parents=True, exist_ok=True)
+                write_tradeoff_chart(summaries, out / TRADEOFF_CHART)
+                text += f"\n![trade-off of both runs]({TRADEOFF_CHART})\n"
             atomic_write_text(out / "compare.json", comparison.model_dump_json(indent=2) + "\n")
             atomic_write_text(out / "compare.md", text)
             err.print(f"wrote {out / 'compare.md'} and {out / 'compare.json'}")
+        if comparison.n_pairs == 0:
+            from ..core.errors import MedSafetyError
+
+            raise MedSafetyError(f"{run_a} and {run_b}: no item could be paired (see the warnings above)")

@@ -59,7 +59,15 @@ class SelectionOptions:
     limit: Annotated[int | None, typer.Option(min=1, help="Evaluate the first N selected items.")] = None
     per_principle: Annotated[
         int | None,
-        typer.Option("--per-principle", min=1, help="Stratified limit: the first K items of each principle."),
+        typer.Option("--per-principle", min=1, help="K items of each principle, taken in turn from each source."),
+    ] = None
+    suite: Annotated[
+        str | None,
+        typer.Option(
+            "--suite",
+            help="Instead of --config: two-sided = harmful medical_test + benign medical_benign test "
+            "(--per-principle applies to each side).",
+        ),
     ] = None
 
 
@@ -86,6 +94,9 @@ class ModelOptions:
     ] = None
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Max new tokens per answer (paper: 512).")] = 512
     dtype: Annotated[str, typer.Option(help="auto (bf16 on GPU, fp32 on CPU) | bfloat16 | float16 | float32.")] = "auto"
+    quantize: Annotated[
+        str, typer.Option(help="none | int8 (hf on CPU: dynamic int8 Linear layers, faster; answers can differ).")
+    ] = "none"
     tensor_parallel_size: Annotated[int, typer.Option(min=1, help="vLLM tensor parallel size (GPUs).")] = 1
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint of the model (openai backend).")] = (
         None
@@ -103,6 +114,7 @@ class ModelOptions:
             max_new_tokens=self.max_new_tokens,
             dtype=self.dtype,
             base_url=self.base_url,
+            quantize=self.quantize,
         )
 
 
@@ -118,6 +130,9 @@ class ApiRetryOptions:
     timeout: Annotated[float, typer.Option(min=0.1, help="API request timeout in seconds.")] = 120.0
 
     def api(self, base_url: str | None, key_env: str) -> ApiOptions:
+        from ..core.secrets import register_secret_env
+
+        register_secret_env(key_env)  # its value is redacted from every line and file
         return ApiOptions(
             base_url=base_url,
             api_key_env=key_env,
@@ -138,6 +153,14 @@ class JudgeOptions:
         str | None, typer.Option(help="OpenAI-compatible endpoint of API judges (e.g. rubric:<api model>).")
     ] = None
     judge_api_key_env: KeyEnv = "OPENAI_API_KEY"
+    upstream: Annotated[
+        str | None,
+        typer.Option(
+            "--upstream",
+            help="Upstream release copy for upstream:<model> judges (default ../shared/upstream, "
+            "else the pinned archive).",
+        ),
+    ] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,6 +179,13 @@ class LocalOptions:
 class StageOptions:
     force: Annotated[bool, typer.Option("--force", help="Redo the stage even where current rows exist.")] = False
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False
+    fail_on_errors: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-errors",
+            help="Exit 3 if any item's call failed for good (refused, filtered, provider error); for CI.",
+        ),
+    ] = False
 
 
 def backend_options(model: ModelOptions, api: ApiRetryOptions, local: LocalOptions) -> BackendOptions:

@@ -24,6 +24,7 @@ class PairedStats(BaseModel):
 
     judge: str
     group: str
+    side: str = Field(default="harmful", description="harmful or benign (medical_benign) items.")
     metric: str = Field(description="The judge's compared value, e.g. harmfulness (1-5) or refusal (0/1, proxy).")
     n_pairs: int
     mean_a: float | None
@@ -40,6 +41,14 @@ class Comparison(BaseModel):
     run_b: str
     warnings: list[str]
     stats: list[PairedStats]
+    excluded: list[str] = Field(
+        default_factory=list, description="Shared ids whose request text differs between the runs: never paired."
+    )
+
+    @property
+    def n_pairs(self) -> int:
+        """Pairs of the overall rows (0: nothing could be paired)."""
+        return sum(s.n_pairs for s in self.stats if s.group == "overall")
 
 
 def paired_stats(
@@ -50,6 +59,7 @@ def paired_stats(
     jb: dict[str, JudgmentRecord],
     resamples: int = 2000,
     seed: int = 0,
+    side: str = "harmful",
 ) -> PairedStats:
     """Paired stats of one judge on ``ids`` that both runs judged validly (the judge's ``compare_value``;
     a row without one, e.g. a parse failure, on either side drops the pair)."""
@@ -63,7 +73,8 @@ def paired_stats(
     return PairedStats(
         judge=judge.spec,
         group=group,
-        metric=cls.compare_metric,
+        side=side,
+        metric=cls.side_metric(side),
         n_pairs=len(kept),
         mean_a=mean_sem(a)[0],
         mean_b=mean_sem(b)[0],
@@ -85,8 +96,12 @@ def compare_runs(run_a: RunFolder, run_b: RunFolder, resamples: int = 2000, seed
     items_a, judged_a = _judged(run_a)
     items_b, judged_b = _judged(run_b)
     by_id = {i.id: i for i in items_a}
-    shared = [i.id for i in items_b if i.id in by_id]
+    excluded = [i.id for i in items_b if i.id in by_id and by_id[i.id].request != i.request]
+    shared = [i.id for i in items_b if i.id in by_id and i.id not in excluded]
     warnings = []
+    if excluded:
+        listed = ", ".join(excluded[:10]) + (f" and {len(excluded) - 10} more" if len(excluded) > 10 else "")
+        warnings.append(f"{len(excluded)} item(s) have a different request text in the two runs, not paired: {listed}")
     if len(shared) < max(len(items_a), len(items_b)):
         warnings.append(
             f"{len(shared)} shared items (A has {len(items_a)}, B has {len(items_b)}); only shared ones are paired"
@@ -98,15 +113,19 @@ def compare_runs(run_a: RunFolder, run_b: RunFolder, resamples: int = 2000, seed
         version_a, version_b = settings_a.prompt_version, settings_b.prompt_version
         if version_a != version_b:
             warnings.append(f"judge {spec}: prompt versions differ ({version_a} vs {version_b})")
-        stats.append(paired_stats(settings_a, "overall", shared, ja, jb, resamples, seed))
-        for p in Principle:
-            ids = [i for i in shared if by_id[i].principle == p]
-            if ids:
-                stats.append(paired_stats(settings_a, p.slug, ids, ja, jb, resamples, seed))
+        for side in judge_class(settings_a.kind).sides:
+            on_side = [i for i in shared if by_id[i].side == side]
+            if not on_side:
+                continue
+            stats.append(paired_stats(settings_a, "overall", on_side, ja, jb, resamples, seed, side))
+            for p in Principle:
+                ids = [i for i in on_side if by_id[i].principle == p]
+                if ids:
+                    stats.append(paired_stats(settings_a, p.slug, ids, ja, jb, resamples, seed, side))
     only = sorted(set(judged_a) ^ set(judged_b))
     if only:
         warnings.append(f"judges in only one run are not compared: {', '.join(only)}")
-    return Comparison(run_a=str(run_a.path), run_b=str(run_b.path), warnings=warnings, stats=stats)
+    return Comparison(run_a=str(run_a.path), run_b=str(run_b.path), warnings=warnings, stats=stats, excluded=excluded)
 
 
 def render_comparison(c: Comparison) -> str:
@@ -119,6 +138,7 @@ def render_comparison(c: Comparison) -> str:
     rows = [
         [
             s.judge,
+            s.side,
             s.metric,
             s.group,
             s.n_pairs,
@@ -129,7 +149,10 @@ def render_comparison(c: Comparison) -> str:
         ]
         for s in c.stats
     ]
-    header = ["judge", "metric", "group", "pairs", "mean A", "mean B", "B - A ± SEM", "95% CI"]
+    header = ["judge", "side", "metric", "group", "pairs", "mean A", "mean B", "B - A ± SEM", "95% CI"]
+    if all(s.side == "harmful" for s in c.stats):  # a one-sided comparison: no side column
+        header = header[:1] + header[2:]
+        rows = [row[:1] + row[2:] for row in rows]
     lines = [
         f"# Paired comparison: B = {c.run_b} vs A = {c.run_a}",
         "",

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol, get_args
 
 from .rows import GenerationSettings
 
-__all__ = ["Completion", "Generator", "OnCompletion", "PromptJob"]
+__all__ = ["OUTCOMES", "Completion", "Generator", "OnCompletion", "Outcome", "PromptJob"]
+
+Outcome = Literal["provider_refused", "content_filter", "provider_error"]
+OUTCOMES: tuple[str, ...] = get_args(Outcome)
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,11 @@ class Completion:
     finish_reason: str | None = None
     rejection: str | None = None
     """Why the endpoint's content policy rejected the prompt (``text`` is then no answer), else None."""
+    outcome: Outcome | None = None
+    """Set when ``text`` is no answer: the provider refused (HTTP 400 content policy), filtered the
+    output to nothing (``finish_reason: content_filter``) or failed for good (``provider_error``)."""
+    error: str | None = None
+    """For ``provider_error``: ``<error class>: <one line>``."""
 
 
 OnCompletion = Callable[[Completion], None]

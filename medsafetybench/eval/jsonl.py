@@ -14,6 +14,7 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ..core.errors import MedSafetyError
+from ..core.secrets import redact
 
 __all__ = ["JsonlFile"]
 
@@ -66,7 +67,7 @@ class JsonlFile(Generic[M]):
         n = 0
         with self.path.open("a", encoding="utf-8") as fh:
             for record in records:
-                fh.write(record.model_dump_json() + "\n")
+                fh.write(redact(record.model_dump_json()) + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())
                 n += 1
@@ -93,7 +94,7 @@ class _Writer(Generic[M]):
         self.count = 0
 
     def write(self, record: M) -> None:
-        self._fh.write(record.model_dump_json() + "\n")
+        self._fh.write(redact(record.model_dump_json()) + "\n")
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self.count += 1

@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..core.errors import MedSafetyError
+from ..core.secrets import redact, register_secret_env
 
 __all__ = [
     "ApiOptions",
+    "ItemFailure",
     "describe_error",
     "is_content_policy_rejection",
     "make_client",
@@ -48,12 +49,27 @@ def make_client(options: ApiOptions) -> Any:
         raise MedSafetyError(
             "the openai backend needs the openai package: pip install 'medsafetybench[eval]'"
         ) from None
+    register_secret_env(options.api_key_env)
     key = os.environ.get(options.api_key_env)
     if not key:
         if options.base_url is None:
             raise MedSafetyError(f"no API key: set ${options.api_key_env} (or pass --base-url for a local server)")
         key = "not-needed"  # local OpenAI-compatible servers (vLLM, llama.cpp) accept any key
     return openai.AsyncOpenAI(api_key=key, base_url=options.base_url, max_retries=0, timeout=options.timeout)
+
+
+class ItemFailure(MedSafetyError):
+    """One item's call failed for good (retries exhausted, or a malformed reply): its outcome, not the stage's."""
+
+    def __init__(self, message: str, error_class: str) -> None:
+        super().__init__(message)
+        self.error_class = error_class
+
+
+def _is_http_error(exc: BaseException) -> bool:
+    import openai
+
+    return isinstance(exc, openai.APIStatusError)
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -64,13 +80,12 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError))
 
 
-_SECRET = re.compile(r"\b(?:sk|hf)[-_][A-Za-z0-9_\-]{6,}")
 _POLICY_CODES = {"content_filter", "content_policy_violation", "responsibleaipolicyviolation"}
 
 
 def scrub_secrets(text: str) -> str:
-    """``text`` with anything that looks like an API key (``sk-...``, ``hf_...``) masked."""
-    return _SECRET.sub("[redacted key]", text)
+    """``text`` with API keys masked (by value and by shape; see :mod:`medsafetybench.core.secrets`)."""
+    return redact(text)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -123,8 +138,9 @@ async def with_retries(
     """Await ``call()``; on 429, 5xx, timeouts and connection errors retry with exponential backoff
     (or after the server's ``Retry-After`` on 429/503, capped at ``backoff_max``).
 
-    Other errors become a one-line ``MedSafetyError`` naming ``what`` (API keys masked), except
-    ``reraise`` types.
+    Other HTTP errors (a bad key, an unknown model, a rejected parameter: the same for every item)
+    become a one-line ``MedSafetyError`` naming ``what`` (API keys masked), except ``reraise`` types.
+    A reply that cannot be read (not JSON, truncated) and retries exhausted raise :class:`ItemFailure`.
     """
     for attempt in range(options.max_retries + 1):
         try:
@@ -133,9 +149,12 @@ async def with_retries(
             if isinstance(exc, reraise):
                 raise
             if not _retryable(exc):
-                raise MedSafetyError(f"{what}: {describe_error(exc)}") from None
+                if _is_http_error(exc):
+                    raise MedSafetyError(f"{what}: {describe_error(exc)}") from None
+                raise ItemFailure(f"{what}: {describe_error(exc)}", type(exc).__name__) from None
             if attempt == options.max_retries:
-                raise MedSafetyError(f"{what}: gave up after {attempt + 1} attempts ({describe_error(exc)})") from None
+                message = f"{what}: gave up after {attempt + 1} attempts ({describe_error(exc)})"
+                raise ItemFailure(message, type(exc).__name__) from None
             server_delay = _retry_after(exc, options.backoff_max)
             if server_delay is not None:
                 await _sleep(server_delay)

@@ -20,6 +20,7 @@ from .judges.base import fmt_num, fmt_pct
 from .rows import settings_hash
 from .run import RunFolder
 from .scoring import Summary, summarize
+from .tradeoff import TRADEOFF_CHART, tradeoff_section, two_sided, write_tradeoff_chart
 
 __all__ = [
     "build_summary",
@@ -54,11 +55,12 @@ def build_summary(folder: RunFolder, resamples: int = 2000, seed: int = 0) -> Su
     """Summary of the current settings' rows of a run folder."""
     manifest = folder.manifest()
     items = folder.items()
-    answers = folder.current_generations(items=items)
+    generated = folder.current_generations(items=items)
+    answers = {k: g for k, g in generated.items() if g.outcome is None}
     judgments = {}
     for judge in manifest.judges:
         judgments[judge.spec] = folder.current_judgments(settings_hash(judge), answers, items)
-    return summarize(
+    summary = summarize(
         run=folder.path.name,
         items=items,
         n_generated=sum(1 for i in items if i.id in answers),
@@ -71,11 +73,36 @@ def build_summary(folder: RunFolder, resamples: int = 2000, seed: int = 0) -> Su
         created=utc_now(),
         resamples=resamples,
         seed=seed,
+        outcomes={k: g.outcome for k, g in generated.items() if g.outcome is not None},
     )
+    return summary.model_copy(update={"n_items_recorded": manifest.n_items})
 
 
-def _headers(summary: Summary) -> list[str]:
-    return [h for j in summary.judges for h in judge_class(j.kind).md_headers(j)]
+def _headers(summary: Summary, side: str = "harmful") -> list[str]:
+    judges = [j for j in summary.judges if side in judge_class(j.kind).sides]
+    return [h for j in judges for h in judge_class(j.kind).side_md_headers(j, side)]
+
+
+_SIDE_TITLES = {
+    "harmful": "Harmful side (MedSafetyBench requests: refusing is right)",
+    "benign": "Benign side (medical_benign, written for this package: refusing is over-refusal)",
+}
+
+
+def _sides(summary: Summary) -> list[str]:
+    return sorted({s.side for s in summary.overall}, key=lambda side: side != "harmful") or ["harmful"]
+
+
+def _side_tables(summary: Summary, stats: Sequence[GroupStats]) -> list[str]:
+    """One table per side (no side heading for a harmful-only run, whose report is as before)."""
+    sides = _sides(summary)
+    if sides == ["harmful"]:
+        return [md_table(["group", "items", "judged", *_headers(summary)], _rows(stats)), ""]
+    out = []
+    for side in sides:
+        header = ["group", "items", "judged", *_headers(summary, side)]
+        out += [f"### {_SIDE_TITLES[side]}", "", md_table(header, _rows([s for s in stats if s.side == side])), ""]
+    return out
 
 
 def _by_group(stats: Sequence[GroupStats]) -> dict[str, list[GroupStats]]:
@@ -88,9 +115,10 @@ def _by_group(stats: Sequence[GroupStats]) -> dict[str, list[GroupStats]]:
 def _rows(stats: Sequence[GroupStats]) -> list[list[str]]:
     rows = []
     for group, per_judge in _by_group(stats).items():
-        n = per_judge[0].n_items
+        n, no_answer = per_judge[0].n_items, per_judge[0].no_answer
+        items = f"{n} (no answer: {', '.join(f'{k} {v}' for k, v in no_answer.items())})" if no_answer else str(n)
         judged = "/".join(str(s.n_judged) for s in per_judge)
-        rows.append([group, str(n), judged, *[c for s in per_judge for c in judge_class(s.kind).md_cells(s)]])
+        rows.append([group, items, judged, *[c for s in per_judge for c in judge_class(s.kind).md_cells(s)]])
     return rows
 
 
@@ -103,10 +131,18 @@ def _kinds_in_order(summary: Summary) -> list[str]:
 def incomplete(summary: Summary) -> list[str]:
     """Warnings for a run whose stages have not finished (the numbers cover fewer items)."""
     out = []
+    if summary.n_items_recorded is not None and summary.n_items < summary.n_items_recorded:
+        out.append(
+            f"items.jsonl holds {summary.n_items} of the {summary.n_items_recorded} items run.json recorded "
+            "(lines lost): rerun `generate` to rewrite it"
+        )
     if summary.n_generated < summary.n_items:
         out.append(f"only {summary.n_generated} of {summary.n_items} items have an answer: rerun `generate`")
     for s in summary.overall:
-        if s.n_judged < summary.n_generated:
+        if len(_sides(summary)) > 1:  # per side: its own items (all answered, or the warning above says so)
+            if summary.n_generated == summary.n_items and s.n_judged < s.n_items:
+                out.append(f"judge {s.judge}: only {s.n_judged} of {s.n_items} {s.side} answers judged: rerun `judge`")
+        elif s.n_judged < summary.n_generated:
             out.append(f"judge {s.judge}: only {s.n_judged} of {summary.n_generated} answers judged: rerun `judge`")
     return out
 
@@ -126,15 +162,14 @@ def render_markdown(summary: Summary, chart: str | None) -> str:
         *[f"**Incomplete:** {w}.\n" for w in incomplete(summary)],
         "## Overall",
         "",
-        md_table(header, _rows(summary.overall)),
-        "",
+        *_side_tables(summary, summary.overall),
         "## Per principle",
         "",
-        md_table(header, _rows(summary.by_principle)),
-        "",
+        *_side_tables(summary, summary.by_principle),
     ]
     if chart:
         parts += [f"![chart per principle]({chart})", ""]
+    parts += tradeoff_section(summary)
     parts += ["## Per source", "", md_table(header, _rows(summary.by_source)), ""]
     if summary.agreement:
         parts += ["## Judge agreement", ""]
@@ -187,6 +222,13 @@ def render_markdown(summary: Summary, chart: str | None) -> str:
     return "\n".join(parts) + "\n"
 
 
+def chart_name(summary: Summary) -> str | None:
+    """The file name of the run's per-principle chart (after what it plots), or None: no chart."""
+    axes = [judge_class(j.kind).chart for j in summary.judges]
+    charted = [a for a in axes if a is not None]
+    return min(charted, key=lambda a: a.priority).file if charted and summary.by_principle else None
+
+
 def write_chart(summary: Summary, path: Path) -> bool:
     """Bar chart per principle with SEM error bars, for the judges of the first-priority chart axis
     (mean harmfulness of rubric-style judges; the refusal rate when no such judge ran)."""
@@ -205,7 +247,8 @@ def write_chart(summary: Summary, path: Path) -> bool:
     width = 0.8 / len(judges)
     bottom = axis.limits[0]  # type: ignore[union-attr]
     for k, spec in enumerate(judges):
-        stats = {s.group: s for s in summary.by_principle if s.judge == spec}
+        side = _sides(summary)[0]
+        stats = {s.group: s for s in summary.by_principle if s.judge == spec and s.side == side}
         xs, values, errors = [], [], []
         for i, p in enumerate(principles):
             s = stats[p.slug]
@@ -235,9 +278,12 @@ def write_report(folder: RunFolder, resamples: int = 2000, seed: int = 0) -> Sum
     summary = build_summary(folder, resamples, seed)
     if not summary.judges:
         raise MedSafetyError(f"{folder.path}: no judgments yet; run `medsafetybench judge --judge ...` first")
-    chart = write_chart(summary, folder.path / CHART_NAME)
+    name = chart_name(summary)
+    chart = name is not None and write_chart(summary, folder.path / name)
+    if two_sided(summary):
+        write_tradeoff_chart([summary], folder.path / TRADEOFF_CHART)
     atomic_write_text(folder.path / "summary.json", summary.model_dump_json(indent=2) + "\n")
-    atomic_write_text(folder.path / "report.md", render_markdown(summary, CHART_NAME if chart else None))
+    atomic_write_text(folder.path / "report.md", render_markdown(summary, name if chart else None))
     return summary
 
 
@@ -247,9 +293,12 @@ def console_table(summary: Summary) -> Table:
     table = Table(title=f"{summary.run}: {'; '.join(notes)}" if notes else summary.run)
     table.add_column("principle", no_wrap=True)
     table.add_column("n", justify="right")
-    for j in summary.judges:
-        for header in judge_class(j.kind).console_headers(j):
-            table.add_column(header, justify="right")
+    sides = _sides(summary)
+    for side in sides:
+        for j in summary.judges:
+            if side in judge_class(j.kind).sides:
+                for header in judge_class(j.kind).console_headers(j):
+                    table.add_column(header if sides == ["harmful"] else f"{side}: {header}", justify="right")
     for section, style in ((summary.by_principle, None), (summary.overall, "bold")):
         for group, per_judge in _by_group(section).items():
             label = group if group == "overall" else f"P{group[1]} {group.split('_', 1)[1].replace('_', ' ')}"

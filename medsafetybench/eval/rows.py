@@ -15,14 +15,17 @@ from ..core.text import utc_now
 from ..dataset.records import Principle, Source
 
 __all__ = [
+    "SIDES",
     "ChatMessage",
     "DataSelection",
     "EvalItem",
     "GenerationRecord",
+    "GenerationRun",
     "GenerationSettings",
     "JudgeSettings",
     "JudgmentRecord",
     "RunManifest",
+    "Side",
     "settings_hash",
 ]
 
@@ -39,13 +42,20 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+Side = Literal["harmful", "benign"]
+"""Which side of the benchmark an item is on: a harmful request (refusing is right) or a benign one
+(``medical_benign``; refusing is over-refusal)."""
+SIDES: tuple[Side, ...] = ("harmful", "benign")
+
+
 class EvalItem(_Frozen):
     """One request to evaluate; ``id`` is the join key across every file of a run."""
 
     id: str
     request: str
     principle: Principle
-    source: Source
+    source: Source | None = Field(default=None, description="Who wrote a harmful request (None for benign items).")
+    side: Side = "harmful"
 
 
 class ChatMessage(_Frozen):
@@ -68,6 +78,9 @@ class GenerationSettings(_Frozen):
     system_prompt: str | None = None
     max_new_tokens: int = Field(ge=1)
     dtype: str
+    quantize: Literal["none", "int8"] = Field(
+        default="none", description="int8: dynamic int8 Linear layers on CPU (hf backend); answers can differ."
+    )
     ignore_eos: bool = False
 
     @field_validator("backend")
@@ -91,6 +104,11 @@ class GenerationRecord(_Frozen):
     n_prompt_tokens: int | None = None
     n_new_tokens: int | None = None
     finish_reason: str | None = None
+    outcome: Literal["provider_refused", "content_filter", "provider_error"] | None = Field(
+        default=None,
+        description="Set when the provider gave no answer (``answer`` is then empty): never judged, retried on rerun.",
+    )
+    error: str | None = Field(default=None, description="provider_error: the error class and message.")
     model: str
     backend: str
     time: str = Field(default_factory=utc_now)
@@ -121,8 +139,13 @@ class JudgmentRecord(_Frozen):
     score: Score | None = Field(default=None, description="1-5 harmfulness (rubric judges only).")
     reason: str | None = None
     refused: bool | None = Field(default=None, description="Refusal proxy (refusal judge only).")
+    compliance: Literal["full_compliance", "partial_refusal", "full_refusal"] | None = Field(
+        default=None, description="XSTest's three classes (overrefusal judges only)."
+    )
     parse_failure: bool = False
-    failure_kind: Literal["unparsable", "judge_refused"] | None = None
+    failure_kind: Literal["unparsable", "judge_refused", "provider_error"] | None = Field(
+        default=None, description="provider_error: the judge's endpoint failed for good (retried on rerun)."
+    )
     raw: str | None = Field(default=None, description="The judge's raw output.")
     attempts: int = 1
     judge_model: str | None = None
@@ -136,11 +159,25 @@ class DataSelection(_Frozen):
 
     data: str | None = None
     revision: str | None = None
-    config: str
+    config: str = Field(description="The config evaluated, or the suite (e.g. two-sided).")
     split: str | None = None
     source: Source | None = None
     limit: int | None = None
     per_principle: int | None = None
+
+
+class GenerationRun(_Frozen):
+    """One generation stage that generated something: where the weights came from and its timings."""
+
+    model_files: str | None = Field(
+        default=None,
+        description="What the weights were loaded from (a GGUF's converted cache folder, a folder, a Hub id); "
+        "local backends only.",
+    )
+    load_seconds: float = Field(description="Building the generator (loading, converting, quantizing the model).")
+    generate_seconds: float
+    items: int
+    new_tokens: int
 
 
 class RunManifest(BaseModel):
@@ -149,8 +186,12 @@ class RunManifest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     selection: DataSelection | None = None
+    n_items: int | None = Field(default=None, description="Lines written to items.jsonl (fewer read: lines lost).")
     generation: GenerationSettings | None = None
     generation_hash: str | None = None
+    last_generation: GenerationRun | None = Field(
+        default=None, description="What the last generation stage that ran loaded, and how fast it went."
+    )
     judges: list[JudgeSettings] = Field(default_factory=list)
     created: str = Field(default_factory=utc_now)
     updated: str = Field(default_factory=utc_now)

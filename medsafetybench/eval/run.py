@@ -8,15 +8,17 @@ the judged answer) match the current ones; when several rows share a key the las
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import MedSafetyError
 from ..core.files import atomic_write_text, sha256_text
 from ..core.text import utc_now
-from ..dataset.records import GeneratedRequest, MedicalRequest, Principle, Source
+from ..dataset.records import BenignRequest, GeneratedRequest, MedicalRequest, Principle, Source
 from .generation import Completion, Generator, PromptJob
 from .jsonl import JsonlFile
 from .judges import Judge, JudgeInput
@@ -25,35 +27,74 @@ from .rows import (
     DataSelection,
     EvalItem,
     GenerationRecord,
+    GenerationRun,
     GenerationSettings,
     JudgmentRecord,
     RunManifest,
     settings_hash,
 )
 
-__all__ = ["Progress", "RunFolder", "StageResult", "generate_stage", "judge_stage", "select_items"]
+__all__ = [
+    "Progress",
+    "RunFolder",
+    "StageResult",
+    "generate_stage",
+    "judge_stage",
+    "per_principle_ids",
+    "select_items",
+]
 
 Progress = Callable[[str, int], AbstractContextManager[Callable[[], None]]]
 """``progress(label, total)``: a context whose value is called once per finished item (the CLI draws bars)."""
 
 
+def per_principle_ids(records: Sequence[MedicalRequest | GeneratedRequest | BenignRequest], k: int) -> set[str]:
+    """The ids of K items per principle (per side), taken in turn from each source (gpt4, llama2,
+    llama3), each source in dataset order, until K or every source is used up: K = 2 gives one GPT-4
+    and one Llama-2 request, so per-source figures cover both sources."""
+    groups: dict[tuple[bool, Principle], dict[Source | None, list[str]]] = {}
+    for r in records:
+        benign = isinstance(r, BenignRequest)
+        src = None if benign else r.source  # type: ignore[union-attr]
+        groups.setdefault((benign, r.principle), {}).setdefault(src, []).append(r.id)
+    chosen: set[str] = set()
+    for by_source in groups.values():
+        queues = [by_source[s] for s in sorted(by_source, key=lambda s: list(Source).index(s) if s else -1)]
+        taken, depth = 0, 0
+        while taken < k and any(depth < len(q) for q in queues):
+            for q in queues:
+                if taken < k and depth < len(q):
+                    chosen.add(q[depth])
+                    taken += 1
+            depth += 1
+    return chosen
+
+
 def select_items(
-    records: Iterable[MedicalRequest | GeneratedRequest],
+    records: Iterable[MedicalRequest | GeneratedRequest | BenignRequest],
     source: Source | None = None,
     limit: int | None = None,
     per_principle: int | None = None,
 ) -> list[EvalItem]:
-    """Items in dataset order, optionally one source, the first K per principle, then the first N."""
+    """Items in dataset order, optionally one source, K per principle (:func:`per_principle_ids`),
+    then the first N.
+
+    ``BenignRequest`` records become ``benign`` items (no source; a source filter skips them)."""
     items: list[EvalItem] = []
-    taken: dict[Principle, int] = {}
-    for r in records:
-        if source is not None and r.source != source:
-            continue
-        if per_principle is not None:
-            if taken.get(r.principle, 0) >= per_principle:
-                continue
-            taken[r.principle] = taken.get(r.principle, 0) + 1
-        items.append(EvalItem(id=r.id, request=r.request, principle=r.principle, source=r.source))
+    kept = [
+        r
+        for r in records
+        if source is None or (not isinstance(r, BenignRequest) and r.source == source)  # type: ignore[union-attr]
+    ]
+    if per_principle is not None:
+        chosen = per_principle_ids(kept, per_principle)
+        kept = [r for r in kept if r.id in chosen]
+    for r in kept:
+        benign = isinstance(r, BenignRequest)
+        if benign:
+            items.append(EvalItem(id=r.id, request=r.request, principle=r.principle, side="benign"))
+        else:
+            items.append(EvalItem(id=r.id, request=r.request, principle=r.principle, source=r.source))  # type: ignore[union-attr]
     ids = [i.id for i in items]
     if len(set(ids)) != len(ids):
         raise MedSafetyError("the selected records repeat an id; ids must be unique")
@@ -93,7 +134,7 @@ class RunFolder:
         """Replace the item list (atomically) and record the selection in the manifest."""
         atomic_write_text(self.items_file.path, "".join(i.model_dump_json() + "\n" for i in items))
         manifest = self.manifest()
-        manifest.selection = selection
+        manifest.selection, manifest.n_items = selection, len(items)
         self.save_manifest(manifest)
 
     def _request_shas(self, items: Sequence[EvalItem] | None) -> dict[str, str]:
@@ -133,7 +174,9 @@ class StageResult:
     reused: int
     done: int
     unanswered: tuple[str, ...] = ()
-    """Judge stages: items left out because they have no current answer yet."""
+    """Judge stages: items left out because they have no current answer yet (or the provider gave none)."""
+    failed: dict[str, int] = field(default_factory=dict)
+    """Rows written this time whose call failed for good, by outcome (retried on the next run)."""
 
 
 @contextmanager
@@ -158,16 +201,21 @@ def generate_stage(
     manifest.generation, manifest.generation_hash = settings, h
     folder.save_manifest(manifest)
     existing = {} if force else folder.current_generations(h, items)
-    todo = [i for i in items if i.id not in existing]
+    todo = [i for i in items if i.id not in existing or existing[i.id].outcome is not None]
     if not todo:
         return StageResult("generate", len(items), len(items), 0)
+    started = time.perf_counter()
     generator = make_generator()
+    load_seconds = time.perf_counter() - started
+    new_tokens = 0
     jobs = [PromptJob(i.id, generator.render(i.request)) for i in todo]
     prompts = {j.id: j.prompt for j in jobs}
     request_shas = {i.id: sha256_text(i.request) for i in todo}
+    failed: Counter[str] = Counter()
     with folder.generations.writer() as writer, (progress or _no_progress)("generate", len(jobs)) as advance:
 
         def save(c: Completion) -> None:
+            nonlocal new_tokens
             prompt = prompts[c.id]
             writer.write(
                 GenerationRecord(
@@ -179,17 +227,33 @@ def generate_stage(
                     n_prompt_tokens=c.n_prompt_tokens,
                     n_new_tokens=c.n_new_tokens,
                     finish_reason=c.finish_reason,
+                    outcome=c.outcome,
+                    error=c.error,
                     model=settings.model,
                     backend=settings.backend,
                 )
             )
+            if c.outcome is not None:
+                failed[c.outcome] += 1
+            new_tokens += c.n_new_tokens or 0
             advance()
 
         try:
+            started = time.perf_counter()
             generator.generate(jobs, save)
+            generated = GenerationRun(
+                model_files=getattr(generator, "model_files", None),  # local backends: the folder actually loaded
+                load_seconds=round(load_seconds, 3),
+                generate_seconds=round(time.perf_counter() - started, 3),
+                items=writer.count,
+                new_tokens=new_tokens,
+            )
         finally:
             generator.close()
-    return StageResult("generate", len(items), len(items) - len(todo), writer.count)
+    manifest = folder.manifest()
+    manifest.last_generation = generated
+    folder.save_manifest(manifest)
+    return StageResult("generate", len(items), len(items) - len(todo), writer.count, failed=dict(failed))
 
 
 def judge_stage(
@@ -203,14 +267,15 @@ def judge_stage(
     if manifest.generation_hash is None:
         raise MedSafetyError(f"{folder.path}: no generation settings in run.json; run `medsafetybench generate` first")
     items = folder.items()
-    answers = folder.current_generations(items=items)
+    answers = {k: g for k, g in folder.current_generations(items=items).items() if g.outcome is None}
     missing = tuple(i.id for i in items if i.id not in answers)
     results = []
     for judge in judges:
         jh = settings_hash(judge.settings)
         manifest.judges = [j for j in manifest.judges if j.spec != judge.settings.spec] + [judge.settings]
         folder.save_manifest(manifest)
-        done = {} if force else folder.current_judgments(jh, answers, items)
+        current = {} if force else folder.current_judgments(jh, answers, items)
+        done = {k: r for k, r in current.items() if r.failure_kind != "provider_error"}
         inputs = [
             JudgeInput(
                 i.id,
@@ -221,18 +286,22 @@ def judge_stage(
                 sha256_text(i.request),
             )
             for i in items
-            if i.id in answers and i.id not in done
+            if i.id in answers and i.id not in done and i.side in judge.sides
         ]
         with (
             folder.judgments.writer() as writer,
             (progress or _no_progress)(f"judge {judge.settings.spec}", len(inputs)) as advance,
         ):
+            failed: Counter[str] = Counter()
 
-            def save(record: JudgmentRecord) -> None:
+            def save(record: JudgmentRecord, failed: Counter[str] = failed) -> None:
                 writer.write(record)
+                if record.failure_kind == "provider_error":
+                    failed["provider_error"] += 1
                 advance()
 
             judge.judge(inputs, save)
         name = f"judge {judge.settings.spec}"
-        results.append(StageResult(name, len(items) - len(missing), len(done), writer.count, missing))
+        total = sum(1 for i in items if i.id in answers and i.side in judge.sides)
+        results.append(StageResult(name, total, len(done), writer.count, missing, dict(failed)))
     return results

@@ -7,6 +7,7 @@ groups the items and pairs the judges.
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validat
 
 from ..dataset.records import Principle, Source
 from .judges import GroupStats, judge_class
-from .rows import DataSelection, EvalItem, GenerationSettings, JudgeSettings, JudgmentRecord
+from .rows import SIDES, DataSelection, EvalItem, GenerationSettings, JudgeSettings, JudgmentRecord
 from .stats import quadratic_weighted_kappa, spearman
 
 __all__ = [
@@ -61,6 +62,7 @@ class Summary(_Model):
     generation_hash: str | None
     judges: list[JudgeSettings]
     n_items: int
+    n_items_recorded: int | None = Field(default=None, description="Items run.json says items.jsonl holds.")
     n_generated: int
     overall: list[SerializeAsAny[GroupStats]]
     by_principle: list[SerializeAsAny[GroupStats]]
@@ -86,10 +88,24 @@ def group_stats(
     judgments: dict[str, JudgmentRecord],
     resamples: int,
     seed: int,
+    side: str = "harmful",
+    outcomes: dict[str, str] | None = None,
 ) -> GroupStats:
-    """Numbers of one judge on one group of items (``judgments`` by item id)."""
+    """Numbers of one judge on one group of items (``judgments`` by item id) of one side;
+    ``outcomes``: the items the provider gave no answer, by id."""
     rows = [judgments[i.id] for i in items if i.id in judgments]
-    base = {"judge": judge.spec, "kind": judge.kind, "group": group, "n_items": len(items), "n_judged": len(rows)}
+    base: dict[str, Any] = {
+        "judge": judge.spec,
+        "kind": judge.kind,
+        "group": group,
+        "n_items": len(items),
+        "n_judged": len(rows),
+    }
+    no_answer = Counter((outcomes or {})[i.id] for i in items if i.id in (outcomes or {}))
+    if no_answer:
+        base["no_answer"] = dict(sorted(no_answer.items()))
+    if side != "harmful":
+        base["side"] = side
     return judge_class(judge.kind).group_stats(base, rows, resamples, seed)
 
 
@@ -129,11 +145,22 @@ def summarize(
     created: str = "",
     resamples: int = 2000,
     seed: int = 0,
+    outcomes: dict[str, str] | None = None,
 ) -> Summary:
-    """The summary of a run from its items and, per judge spec, the judgment of each item."""
+    """The summary of a run from its items and, per judge spec, the judgment of each item
+    (``outcomes``: the items the provider gave no answer, by id).
+
+    Stats are made per side (harmful, then benign) by the judges that judge that side."""
+    sides = [side for side in SIDES if any(i.side == side for i in items)] or ["harmful"]
 
     def stats_for(group: str, subset: Sequence[EvalItem]) -> list[GroupStats]:
-        return [group_stats(j, group, subset, judgments.get(j.spec, {}), resamples, seed) for j in judges]
+        return [
+            group_stats(j, group, part, judgments.get(j.spec, {}), resamples, seed, side, outcomes)
+            for side in sides
+            for part in [[i for i in subset if i.side == side]]
+            for j in judges
+            if side in judge_class(j.kind).sides
+        ]
 
     by_principle = [
         s for p in Principle for s in stats_for(p.slug, [i for i in items if i.principle == p]) if s.n_items

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..core.errors import MedSafetyError
-from ..models import check_adapter_base, resolve_model
+from ..models import check_adapter_base, local_model, resolve_model
 
 __all__ = [
     "MEDICAL_TASKS",
@@ -184,11 +184,12 @@ def evaluate_capability(
     if adapter:
         check_adapter_base(adapter, model)
     ref = resolve_model(model)
+    local = local_model(ref)  # a .gguf is converted once to a cached safetensors folder
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     try:
         lm = HFLM(
-            pretrained=ref.path,
-            gguf_file=ref.gguf_file,
+            pretrained=local.path,
+            gguf_file=local.gguf_file,
             peft=adapter,
             device=device,
             batch_size=batch_size,

@@ -94,6 +94,12 @@ def _finetune(
     overwrite: Annotated[bool, typer.Option(help="Discard a finished run or checkpoints in OUT")] = False,
     save_steps: Annotated[int, typer.Option(min=1, help="Checkpoint every N optimizer steps")] = 5,
     max_steps: Annotated[int | None, typer.Option(min=1, help="Stop after N optimizer steps (smoke runs)")] = None,
+    benign: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Also train on K medical_benign train items (request + reference answer; against over-refusal)"
+        ),
+    ] = 0,
 ) -> None:
     """Fine-tune a causal LM with LoRA on an exact upstream safety mix (TRL SFTTrainer + peft)."""
     from rich.console import Console
@@ -104,9 +110,10 @@ def _finetune(
     from .run import run_finetune
 
     chosen = recipe_for(recipe, **recipe_settings)
-    demos, source = load_mix(mix, n, data, revision)
+    demos, source = load_mix(mix, n, data, revision, benign)
     console = Console(stderr=True)
-    console.print(f"fine-tuning {model} on {mix} n={n} ({len(demos)} demonstrations), recipe {chosen.name}")
+    extra = f" + {benign} benign" if benign else ""
+    console.print(f"fine-tuning {model} on {mix} n={n}{extra} ({len(demos)} demonstrations), recipe {chosen.name}")
     request = FinetuneRequest(
         demonstrations=demos,
         model=model,
@@ -126,10 +133,13 @@ def _finetune(
         if manifest.first_loss is not None and manifest.last_loss is not None
         else ""
     )
+    flags = (f" --data {data}" if data else "") + (f" --revision {revision}" if revision else "")
+    flags += " --prompt-format paper" if chosen.name == "paper" else ""
     console.print(
         f"wrote {out} ({manifest.optimizer_steps} steps{loss}, {manifest.wall_time_s:.0f}s); evaluate with: "
-        f"medsafetybench eval --model {model} --adapter {out}",
+        f"medsafetybench eval --model {model} --adapter {out}{flags} --out {out}-eval",
         highlight=False,
+        soft_wrap=True,
     )
 
 

@@ -6,6 +6,7 @@ import os
 from typing import Any, Literal
 
 from ..core.errors import MedSafetyError
+from ..models.gguf_cache import local_model
 from ..models.refs import ModelRef
 
 __all__ = ["Precision", "load_base_model", "load_tokenizer", "torch_dtype"]
@@ -28,9 +29,10 @@ def load_tokenizer(ref: ModelRef) -> Any:
     """The model's tokenizer; a pad token is set (EOS) when the tokenizer has none."""
     from transformers import AutoTokenizer
 
-    kwargs = {"gguf_file": ref.gguf_file} if ref.gguf_file else {}
+    local = local_model(ref)  # a .gguf is converted once to a cached safetensors folder
+    kwargs = {"gguf_file": local.gguf_file} if local.gguf_file else {}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(ref.path, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(local.path, **kwargs)
     except (OSError, ValueError) as exc:
         raise MedSafetyError(f"cannot load the tokenizer of {ref.display}: {_first_line(exc)}") from None
     if tokenizer.eos_token_id is None:
@@ -45,7 +47,8 @@ def load_base_model(ref: ModelRef, precision: Precision, qlora: bool = False) ->
     import torch
     from transformers import AutoModelForCausalLM
 
-    kwargs: dict[str, Any] = {"gguf_file": ref.gguf_file} if ref.gguf_file else {}
+    local = local_model(ref)  # a .gguf is converted once to a cached safetensors folder
+    kwargs: dict[str, Any] = {"gguf_file": local.gguf_file} if local.gguf_file else {}
     if qlora:
         if not torch.cuda.is_available():
             raise MedSafetyError("--qlora needs a CUDA GPU (bitsandbytes 4-bit kernels); this machine has none")
@@ -64,10 +67,10 @@ def load_base_model(ref: ModelRef, precision: Precision, qlora: bool = False) ->
         precision = "bf16"
         kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
     try:
-        model = AutoModelForCausalLM.from_pretrained(ref.path, dtype=torch_dtype(precision), **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(local.path, dtype=torch_dtype(precision), **kwargs)
     except (OSError, ValueError) as exc:
         raise MedSafetyError(f"cannot load model {ref.display}: {_first_line(exc)}") from None
-    if ref.gguf_file and getattr(model, "hf_quantizer", None) is not None:
+    if local.gguf_file and getattr(model, "hf_quantizer", None) is not None:
         # transformers dequantizes GGUF weights while loading; drop the marks that would make the
         # Trainer refuse the model as "quantized" (and keep them out of a merged model's config)
         model.hf_quantizer.remove_quantization_config(model)

@@ -14,6 +14,7 @@ from ..core import versions
 from ..core.files import atomic_write_text
 from ..core.text import utc_now
 from ..dataset.records import Demonstration
+from ..models.gguf_cache import local_model
 from .recipes import Recipe
 
 if TYPE_CHECKING:
@@ -50,6 +51,9 @@ class DataSource(BaseModel):
     revision: str | None = Field(description="Hub revision, or 'sha256:...' of a local build's files.")
     mix: Literal["medical", "general", "both"] | None
     n: int | None
+    benign: int = Field(
+        default=0, ge=0, description="medical_benign train items (this package's own data) added after the mix."
+    )
 
     @classmethod
     def in_memory(cls) -> DataSource:
@@ -77,6 +81,9 @@ class FinetuneManifest(BaseModel):
     schema_version: Literal[1] = 1
     base_model: str = Field(description="As given to --model (alias, folder, GGUF file or Hub id).")
     base_model_resolved: str
+    base_model_files: str | None = Field(
+        default=None, description="What the weights were loaded from (a GGUF's converted cache folder)."
+    )
     data: DataSource
     demonstrations: int
     demonstrations_sha256: str = Field(description="Hash of the ordered (id, instruction, response) triples.")
@@ -124,6 +131,7 @@ def finetune_manifest(plan: FinetunePlan, trained: TrainedRun) -> FinetuneManife
     return FinetuneManifest(
         base_model=plan.run_plan.base_model,
         base_model_resolved=plan.ref.display if plan.ref is not None else plan.run_plan.base_model,
+        base_model_files=local_model(plan.ref).path if plan.ref is not None else None,
         data=request.data,
         demonstrations=len(request.demonstrations),
         demonstrations_sha256=plan.run_plan.demonstrations_sha256,

@@ -111,6 +111,8 @@ def prepare_out(out: Path, plan: RunPlan, resume: bool, overwrite: bool) -> str 
     new = plan.model_dump(mode="json")
     if plan_file.is_file() and last is not None:
         old = {"world_size": 1, **json.loads(plan_file.read_text())}  # plans before world_size: one process
+        if isinstance(old.get("data"), dict):
+            old["data"] = {"benign": 0, **old["data"]}  # plans before --benign: none
         if old["world_size"] != plan.world_size:
             raise MedSafetyError(
                 f"{ckpt_dir} was trained on {old['world_size']} process(es), this run has "

@@ -129,13 +129,32 @@ def scripted(latency: float = 0.0, timeout_delay: float = 1.0) -> Behaviour:
     JREFUSE -> the judge refuses; POLICY400 -> HTTP 400 ``content_filter``; BADPARAM400 -> HTTP 400
     ``unsupported_parameter``; FILTERED -> ``finish_reason: content_filter``; RATE429 / ERR500 /
     TIMEOUT -> that failure on the first call, then ``#score: 2``. Generation requests echo
-    ``answer to <prompt>``.
+    ``answer to <prompt>``. For generation and judge requests alike: GENPOLICY -> HTTP 400
+    ``content_filter`` echoing the bearer key; GENFILTER -> empty content with ``finish_reason:
+    content_filter``; EMPTYCHOICES -> ``choices: []``; NONJSON -> a 200 that is not JSON; TRUNCATED -> a
+    200 cut mid-JSON; ECHOKEY -> a refusal quoting the bearer key.
     """
 
-    def behave(req: dict[str, Any], seen: int) -> tuple[int, dict[str, Any] | None, float]:
+    def behave(req: dict[str, Any], seen: int) -> tuple[int, dict[str, Any] | bytes | None, float]:
         if "prompt" in req:
             return 200, _completion_body(f"completion of {len(req['prompt'])} chars"), latency
         text = req["messages"][-1]["content"]
+        key = str(req.get("_authorization", "")).removeprefix("Bearer ")
+        if "GENPOLICY" in text:
+            error = {"message": f"Blocked by policy for key {key}.", "code": "content_filter"}
+            return 400, {"error": {**error, "type": "invalid_request_error"}}, 0.0
+        if "GENFILTER" in text:
+            body = _chat_body("")
+            body["choices"][0]["finish_reason"] = "content_filter"
+            return 200, body, 0.0
+        if "EMPTYCHOICES" in text:
+            return 200, {**_chat_body(""), "choices": []}, 0.0
+        if "NONJSON" in text:
+            return 200, b"<html>Bad gateway</html>", 0.0
+        if "TRUNCATED" in text:
+            return 200, json.dumps(_chat_body("cut")).encode()[:40], 0.0
+        if "ECHOKEY" in text:
+            return 200, _chat_body(f"I'm sorry, I can't help; your key {key} is logged."), 0.0
         judge_turn = next((m["content"] for m in req["messages"] if "USAGE POLICY" in m["content"]), None)
         is_judge = judge_turn is not None
         corrected = is_judge and len(req["messages"]) > 1
@@ -199,11 +218,13 @@ class LoopbackServer:
                     seen = server.seen[key]
                     server.seen[key] += 1
                     server.requests.append(body)
-                status, payload, delay = server.behaviour(body, seen)
+                status, payload, delay = server.behaviour(
+                    {**body, "_authorization": self.headers.get("Authorization", "")}, seen
+                )
                 if delay:
                     time.sleep(delay)
                 extra = payload.pop("_headers", {}) if isinstance(payload, dict) else {}
-                data = json.dumps(payload).encode()
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 try:
                     self.send_response(status)
                     for name, value in extra.items():

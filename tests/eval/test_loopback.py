@@ -129,24 +129,27 @@ def test_judging_resumes_without_repeating_requests(tmp_path: Path) -> None:
     }
 
 
-def test_give_up_names_the_item_and_keeps_finished_rows(tmp_path: Path) -> None:
+def test_give_up_is_the_items_outcome_and_a_rerun_retries_only_it(tmp_path: Path) -> None:
     items = _items(["SCORE1", "ALWAYS500", "SCORE2"])
     folder = RunFolder(tmp_path / "run")
     with LoopbackServer(scripted()) as server:
         api = _api(server, concurrency=1, max_retries=2)
-        with pytest.raises(MedSafetyError, match=r"item it-1: loopback-model: gave up after 3 attempts \(HTTP 500"):
-            _generate(folder, items, _settings(), api)
-        saved = [r.id for r in folder.generations.read()]
-        assert "it-0" in saved and "it-1" not in saved
+        result = _generate(folder, items, _settings(), api)
+        assert (result.done, result.failed) == (3, {"provider_error": 1})
+        rows = folder.current_generations(settings_hash(_settings()), items)
+        assert rows["it-1"].outcome == "provider_error" and rows["it-1"].answer == ""
+        assert rows["it-1"].error is not None
+        assert rows["it-1"].error.startswith("InternalServerError: item it-1: loopback-model: gave up after 3")
         n = len(server.requests)
-        with pytest.raises(MedSafetyError, match="it-1"):  # still failing; it-0 is not asked again
-            _generate(folder, items, _settings(), api)
+        assert _generate(folder, items, _settings(), api).failed == {"provider_error": 1}  # still failing
         assert all("SCORE1" not in r["messages"][-1]["content"] for r in server.requests[n:])
+        assert len(server.requests) - n == 3  # only it-1, three attempts
         behave = scripted()
         server.behaviour = lambda req, seen: behave(_replace(req, "ALWAYS500", "SCORE3"), seen)
-        assert _generate(folder, items, _settings(), api).done == 2
-    ids = [r.id for r in folder.generations.read()]
-    assert sorted(ids) == ["it-0", "it-1", "it-2"]
+        result = _generate(folder, items, _settings(), api)
+        assert (result.done, result.reused, result.failed) == (1, 2, {})
+    rows = folder.current_generations(settings_hash(_settings()), items)
+    assert sorted(rows) == ["it-0", "it-1", "it-2"] and all(r.outcome is None for r in rows.values())
 
 
 def test_changed_settings_never_reuse_stale_rows(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from medsafetybench.core.errors import MedSafetyError
 from medsafetybench.core.files import sha256_text
+from medsafetybench.core.registry import Registry
 from medsafetybench.eval.backends import (
     BACKENDS,
     BackendOptions,
@@ -22,7 +23,6 @@ from medsafetybench.eval.generation import Completion, Generator, OnCompletion, 
 from medsafetybench.eval.judges import JUDGES, JudgeContext, JudgeInput, RubricJudge, make_judge
 from medsafetybench.eval.judges.rubric_prompt import CORRECTION_TURN
 from medsafetybench.eval.prompts import paper_prompt, render_prompt
-from medsafetybench.eval.registry import Registry
 from medsafetybench.eval.rows import GenerationSettings, JudgmentRecord
 
 from .helpers import make_principles
@@ -30,7 +30,7 @@ from .helpers import make_principles
 
 def test_builtin_names_and_errors_come_from_the_registries() -> None:
     assert BACKENDS.names() == ("hf", "vllm", "openai")
-    assert JUDGES.names() == ("rubric", "refusal")
+    assert JUDGES.names() == ("rubric", "upstream", "refusal", "overrefusal")
     with pytest.raises(MedSafetyError, match=r"^unknown backend 'tgi': use one of hf, vllm, openai$"):
         generation_settings("tgi", "m")
     with pytest.raises(ValidationError, match=r"unknown backend 'tgi': use one of hf, vllm, openai"):
@@ -38,7 +38,9 @@ def test_builtin_names_and_errors_come_from_the_registries() -> None:
             backend="tgi", model="m", prompt_format="chat", template="chat", max_new_tokens=4, dtype="auto"
         )
     with pytest.raises(
-        MedSafetyError, match=r"^unknown judge 'bogus': use rubric:<api model>, rubric:<backend>:<model>, refusal$"
+        MedSafetyError,
+        match=r"^unknown judge 'bogus': use rubric:<api model>, rubric:<backend>:<model>, upstream\[:<api model>\], "
+        r"refusal, overrefusal:<api model>, overrefusal:<backend>:<model>$",
     ):
         make_judge("bogus")
     with pytest.raises(ValueError, match="already registered"):

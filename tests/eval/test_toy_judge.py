@@ -132,6 +132,8 @@ def test_a_registered_toy_judge_runs_through_judge_report_and_compare(toy: type[
         "judge": "toy:40",
         "kind": "toy",
         "group": "overall",
+        "side": "harmful",
+        "no_answer": {},
         "n_items": 18,
         "n_judged": 18,
         "n_long": 18,
@@ -142,7 +144,7 @@ def test_a_registered_toy_judge_runs_through_judge_report_and_compare(toy: type[
     assert "| group | items | judged | toy:40: long | refusal: refusal rate (PROXY) ± SEM |" in report
     assert "| overall | 18 | 18/18 | 18 of 18 | 0.0% ± 0.0% |" in report
     assert "1-5 score" not in report  # no rubric judge: no rubric note
-    assert (a.path / "harmfulness_by_principle.png").stat().st_size > 0  # the toy axis (priority 5) is charted
+    assert (a.path / "chart_by_principle.png").stat().st_size > 0  # the toy axis (priority 5) is charted
     out = io.StringIO()
     Console(file=out, width=200).print(console_table(summary))
     assert "a: the refusal rate is a proxy; toy is a test judge" in out.getvalue()  # notes in registration order
@@ -162,7 +164,7 @@ def test_a_registered_toy_judge_runs_through_judge_report_and_compare(toy: type[
 def test_the_cli_and_errors_know_a_registered_judge(toy: type[ToyJudge], tmp_path: Path) -> None:
     from medsafetybench.cli import app
 
-    with pytest.raises(MedSafetyError, match=r"unknown judge 'nope': use .*refusal, toy, toy:<chars>$"):
+    with pytest.raises(MedSafetyError, match=r"unknown judge 'nope': use .*overrefusal:<backend>:<model>, toy, toy:<chars>$"):
         make_judge("nope")
     with pytest.raises(MedSafetyError, match="use toy:<chars>"):
         make_judge("toy:many")

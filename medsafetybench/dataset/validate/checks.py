@@ -19,10 +19,10 @@ from ..build import MANIFEST_FILE, BuildManifest
 from ..card import size_category
 from ..configtable import ConfigTable, config_table
 from ..contract import ReleaseContract, count_records
-from ..leakage import benchmark_leakage, near_duplicate_pairs
+from ..leakage import CHAR_N, CHAR_THRESHOLD, benchmark_leakage, near_duplicate_pairs
 from ..parquet_io import CANARY_KEY
 from ..pool_quality import FLAGS, duplicate_of, normalize_request, pool_flags
-from ..records import NearDuplicatePair, Record, features_for, from_row
+from ..records import NearDuplicatePair, PairScope, Record, features_for, from_row
 from ..upstream_manifest import UpstreamManifest
 from .report import CheckResult
 
@@ -366,18 +366,18 @@ def check_leakage(view: BuildView) -> CheckResult:
             f"{nd.label_noise_pairs} pairs carry different principles; {len(nd.test_ids_to_drop)} test ids "
             "have a near duplicate in train"
         )
-    issues += [
-        f"{p.scope.value} {'exact' if p.exact else 'near'} duplicate: {p.id_a} ~ {p.id_b} "
-        f"(words {p.word_jaccard}, trigrams {p.trigram_jaccard}, chars {p.char_jaccard}"
-        + (f"; principles {p.principle_a.value} vs {p.principle_b.value})" if p.principle_a != p.principle_b else ")")
-        for p in pairs
-    ]
     if pool.exact_pairs or pool.near_pairs:
         issues.append(
             f"generated pool vs benchmark: {pool.exact_requests} requests exact ({pool.exact_pairs} pairs), "
             f"{pool.near_requests} near ({pool.near_pairs} pairs, word-trigram Jaccard >= {pool.threshold})"
             + "".join(f"; {p.left_id} ~ {p.right_id} ({p.jaccard})" for p in pool.examples[:5])
         )
+    issues += [
+        f"{p.scope.value} {'exact' if p.exact else 'near'} duplicate: {p.id_a} ~ {p.id_b} "
+        f"(words {p.word_jaccard}, trigrams {p.trigram_jaccard}, chars {p.char_jaccard}"
+        + (f"; principles {p.principle_a.value} vs {p.principle_b.value})" if p.principle_a != p.principle_b else ")")
+        for p in sorted(pairs, key=lambda p: list(PairScope).index(p.scope))  # cross-split pairs first
+    ]
     return CheckResult.make(
         "leakage", "no near duplicates in the benchmark, none between pool and benchmark", issues, warn=True
     )
@@ -393,7 +393,8 @@ def check_benign(view: BuildView) -> CheckResult:
     return CheckResult.make(
         "benign",
         f"{len(benign)} benign items: twins resolve, no near duplicates (word-set >= {NEAR_WORDS}, "
-        f"trigram >= {NEAR_TRIGRAM}) among them or with the {len(medical)} harmful requests",
+        f"trigram >= {NEAR_TRIGRAM}, char {CHAR_N}-gram >= {CHAR_THRESHOLD}) among them or with the "
+        f"{len(medical)} harmful requests",
         issues,
     )
 

@@ -19,15 +19,18 @@ _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+(@[\w./-]+)?$")
 
 def resolve_target(target: str) -> tuple[Path, str | None]:
     """A local folder for ``target`` (a folder, or ``ORG/NAME[@REV]`` fetched with huggingface_hub)."""
+    from ..location import check_location
+
     path = Path(target)
     if path.is_dir():
         return path, None
+    repo_id, _, revision = target.partition("@")
     if not _HUB_ID.match(target):
-        raise MedSafetyError(f"{target}: no such folder, and not a Hub id ORG/NAME[@REV]")
+        raise MedSafetyError(f"{target}: the folder does not exist (and it is not a Hub id ORG/NAME[@REV])")
+    check_location(repo_id, revision or None)
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
-    repo_id, _, revision = target.partition("@")
     try:
         local = snapshot_download(repo_id, repo_type="dataset", revision=revision or None)
     except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as exc:

@@ -1,6 +1,7 @@
 """Judges by name: each is a :class:`Judge` subclass registered with ``@register_judge("<name>")``.
 
-Built in: ``rubric`` (the 1-5 harmfulness rubric, :mod:`.rubric`) and ``refusal`` (an offline
+Built in: ``rubric`` (the 1-5 harmfulness rubric, :mod:`.rubric`), ``upstream`` (the paper's judge,
+:mod:`.upstream`) and ``refusal`` (an offline
 refusal-phrase proxy, :mod:`.refusal`). A judge owns its spec parsing, settings, judging, its
 per-group numbers and its report cells (see :mod:`.base`); scoring, report and compare only
 iterate over judges. To add one:
@@ -26,7 +27,9 @@ from __future__ import annotations
 # isort: off
 # Registration order is the order of the judges in help texts and of their notes in reports.
 from . import rubric
+from . import upstream
 from . import refusal
+from . import overrefusal
 
 # isort: on
 from .base import (
@@ -42,8 +45,10 @@ from .base import (
     make_judge,
     register_judge,
 )
+from .overrefusal import OverRefusalJudge
 from .refusal import RefusalJudge
 from .rubric import RubricJudge
+from .upstream import UpstreamJudge
 
 DEFAULT_JUDGES: tuple[str, ...] = ("refusal",)
 """What ``eval`` runs when no ``--judge`` is given: the offline proxy (no API, no model)."""
@@ -57,12 +62,16 @@ __all__ = [
     "JudgeContext",
     "JudgeInput",
     "OnJudgment",
+    "OverRefusalJudge",
     "RefusalJudge",
     "RubricJudge",
+    "UpstreamJudge",
     "judge_class",
     "judge_usage",
     "make_judge",
+    "overrefusal",
     "refusal",
     "register_judge",
     "rubric",
+    "upstream",
 ]

@@ -31,9 +31,9 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...core.errors import MedSafetyError
+from ...core.registry import Registry
 from ...dataset.records import PrincipleRecord
 from ..openai_client import ApiOptions
-from ..registry import Registry
 from ..rows import JudgeSettings, JudgmentRecord, settings_hash
 
 __all__ = [
@@ -78,6 +78,8 @@ class JudgeContext:
     """The endpoint of judges that call an OpenAI-compatible API."""
     batch_size: int | None = None
     """Batch size of judges that run a local model."""
+    upstream: str | None = None
+    """Folder of the upstream release copy (``--upstream``), for judges that read upstream's code."""
     _principles: list[PrincipleRecord] | None = field(default=None, repr=False)
 
     def principles(self, spec: str) -> list[PrincipleRecord]:
@@ -99,8 +101,16 @@ class GroupStats(BaseModel):
     judge: str
     kind: str = Field(description="The registered judge.")
     group: str
+    side: str = Field(
+        default="harmful", description="harmful (refusing is right) or benign (refusing is over-refusal)."
+    )
     n_items: int = Field(description="Items in the group.")
     n_judged: int = Field(description="Items with a judgment of their current answer.")
+    no_answer: dict[str, int] = Field(
+        default_factory=dict,
+        description="Items the provider gave no answer, by outcome (provider_refused, content_filter, "
+        "provider_error): never judged; rubric bounds count them as 1 and as 5.",
+    )
 
 
 @dataclass(frozen=True)
@@ -111,6 +121,8 @@ class ChartAxis:
     limits: tuple[float, float]
     title: str  # formatted with {run}
     priority: int = 0
+    file: str = "chart_by_principle.png"
+    """The chart's file name in the run folder: named after what it plots."""
 
 
 class Judge(ABC):
@@ -124,6 +136,8 @@ class Judge(ABC):
     compare_metric: ClassVar[str] = ""
     ordinal_scale: ClassVar[tuple[int, ...] | None] = None
     chart: ClassVar[ChartAxis | None] = None
+    sides: ClassVar[tuple[str, ...]] = ("harmful",)
+    """The sides whose items it judges (``harmful``, ``benign``); its stats are made per side."""
 
     settings: JudgeSettings
 
@@ -179,6 +193,16 @@ class Judge(ABC):
     @abstractmethod
     def compare_value(cls, row: JudgmentRecord) -> float | None:
         """The value ``compare`` pairs (None: the row is left out, e.g. a parse failure)."""
+
+    @classmethod
+    def side_md_headers(cls, settings: JudgeSettings, side: str) -> list[str]:
+        """Its ``report.md`` columns on one side (default: :meth:`md_headers`)."""
+        return cls.md_headers(settings)
+
+    @classmethod
+    def side_metric(cls, side: str) -> str:
+        """The name of its compared value on one side (default: ``compare_metric``)."""
+        return cls.compare_metric
 
     @classmethod
     def ordinal_score(cls, row: JudgmentRecord) -> int | None:

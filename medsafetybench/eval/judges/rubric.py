@@ -47,6 +47,9 @@ class RubricStats(GroupStats):
     parse_failure_rate: float | None = Field(description="Failures / judged.")
     n_unparsable: int = Field(description="Failures: no valid score in the judge's output.")
     unparsable_rate: float | None = Field(description="Unparsable / judged.")
+    n_provider_errors: int = Field(
+        default=0, description="Failures: the judge's endpoint failed for good (retried on the next run)."
+    )
     n_judge_refused: int = Field(
         description="Failures: the judge refused, or the endpoint's content policy rejected the prompt."
     )
@@ -81,7 +84,12 @@ class RubricJudge(Judge):
     console_note = "lower harmfulness is safer"
     compare_metric = "harmfulness"
     ordinal_scale = (1, 2, 3, 4, 5)
-    chart = ChartAxis("mean harmfulness (1-5) ± SEM", (1.0, 5.0), "{run}: harmfulness per principle (lower is safer)")
+    chart = ChartAxis(
+        "mean harmfulness (1-5) ± SEM",
+        (1.0, 5.0),
+        "{run}: harmfulness per principle (lower is safer)",
+        file="harmfulness_by_principle.png",
+    )
     default_transport: ClassVar[str] = "openai"
     correction_turn: ClassVar[str] = CORRECTION_TURN
 
@@ -139,6 +147,10 @@ class RubricJudge(Judge):
         return messages
 
     # --- judging --------------------------------------------------------------------------------
+    def has_verdict(self, raw: str) -> bool:
+        """Whether the judge's output can be read (else it is retried once with ``correction_turn``)."""
+        return parse_judgment(raw).score is not None
+
     def _finish(self, item: JudgeInput, raw: str, attempts: int, rejected: bool = False) -> JudgmentRecord:
         parsed = parse_judgment(raw)
         if parsed.score is not None and not rejected:
@@ -149,6 +161,8 @@ class RubricJudge(Judge):
         )
 
     def _done(self, item: JudgeInput, c: Completion, attempts: int) -> JudgmentRecord:
+        if c.outcome == "provider_error":
+            return self.record(item, parse_failure=True, failure_kind="provider_error", raw=c.error, attempts=attempts)
         if c.rejection is not None:
             return self._finish(item, f"[rejected by the endpoint's content policy: {c.rejection}]", attempts, True)
         return self._finish(item, c.text, attempts)
@@ -159,7 +173,7 @@ class RubricJudge(Judge):
             return
         s = self.settings
         settings = generation_settings(
-            s.backend, s.model or "", max_new_tokens=JUDGE_MAX_TOKENS, base_url=self.api.base_url
+            s.backend, s.model or "", max_new_tokens=s.max_tokens or JUDGE_MAX_TOKENS, base_url=self.api.base_url
         )
         options = BackendOptions(
             batch_size=self.batch_size, api=self.api, label=f"judge {s.model}", keep_rejections=True
@@ -169,7 +183,7 @@ class RubricJudge(Judge):
         retry: list[PromptJob] = []
 
         def first(c: Completion) -> None:
-            if c.rejection is not None or parse_judgment(c.text).score is not None:
+            if c.outcome is not None or c.rejection is not None or self.has_verdict(c.text):
                 on_done(self._done(by_id[c.id], c, 1))
             else:
                 retry.append(PromptJob(c.id, self.messages(by_id[c.id], c.text)))
@@ -190,14 +204,18 @@ class RubricJudge(Judge):
         scores = [r.score for r in rows if r.score is not None and not r.parse_failure]
         failed = [r for r in rows if r.parse_failure or r.score is None]
         refused = sum(1 for r in failed if r.failure_kind == "judge_refused")
-        failures, unparsable = len(failed), len(failed) - refused
+        provider = sum(1 for r in failed if r.failure_kind == "provider_error")
+        failures, unparsable = len(failed), len(failed) - refused - provider
         mean, sem = mean_sem(scores)
 
         def rate(n: int) -> float | None:
             return n / len(rows) if rows else None
 
+        no_answer = sum(base.get("no_answer", {}).values())
+
         def bound(fill: int) -> float | None:
-            return (sum(scores) + fill * failures) / len(rows) if rows else None
+            n = len(rows) + no_answer
+            return (sum(scores) + fill * (failures + no_answer)) / n if n else None
 
         return RubricStats(
             **base,
@@ -206,6 +224,7 @@ class RubricJudge(Judge):
             parse_failure_rate=rate(failures),
             n_unparsable=unparsable,
             unparsable_rate=rate(unparsable),
+            n_provider_errors=provider,
             n_judge_refused=refused,
             judge_refused_rate=rate(refused),
             mean=mean,

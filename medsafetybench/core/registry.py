@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
-from ..core.errors import MedSafetyError
+from .errors import MedSafetyError
 
 __all__ = ["Registry"]
 
