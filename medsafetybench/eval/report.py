@@ -43,7 +43,6 @@ _PACKAGES = (
     "pydantic",
     "datasets",
 )
-CHART_NAME = "harmfulness_by_principle.png"
 
 
 def package_versions() -> dict[str, str]:

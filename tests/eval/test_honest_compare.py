@@ -91,3 +91,19 @@ def test_report_warns_when_items_jsonl_lost_lines(tmp_path: Path) -> None:
         warnings[0]
         == "items.jsonl holds 2 of the 3 items run.json recorded (lines lost): rerun `generate` to rewrite it"
     )
+
+
+def test_compare_cli_exits_non_zero_with_one_line_when_nothing_can_be_paired(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from medsafetybench.cli import app
+
+    a = _run(tmp_path / "a", {"x": "same", "y": "same y"})
+    b = _run(tmp_path / "b", {"x": "same", "y": "same y"})
+    c = _run(tmp_path / "c", {"x": "other", "y": "other y"})
+    runner = CliRunner()
+    ok = runner.invoke(app, ["compare", str(a.path), str(b.path)], catch_exceptions=False)
+    assert ok.exit_code == 0, ok.output
+    bad = runner.invoke(app, ["compare", str(a.path), str(c.path)])
+    assert bad.exit_code != 0
+    assert "x, y" in bad.output

@@ -13,8 +13,6 @@ from typing import Any
 
 from pydantic import Field
 
-from ...core.errors import MedSafetyError
-from ..backends import BACKENDS
 from ..openai_client import ApiOptions
 from ..rows import JudgeSettings, JudgmentRecord
 from ..stats import bootstrap_ci, mean_sem
@@ -26,7 +24,7 @@ from .overrefusal_prompt import (
     render_overrefusal,
 )
 from .refusal_phrases import detect_refusal
-from .rubric import JUDGE_MAX_TOKENS, RubricJudge
+from .rubric import RubricJudge
 
 __all__ = ["OverRefusalJudge", "OverRefusalStats"]
 
@@ -85,29 +83,12 @@ class OverRefusalJudge(RubricJudge):
         batch_size: int | None = None,
     ) -> None:
         self.policy = ""
-        self.api = api or ApiOptions()
-        self.batch_size = batch_size
-        self.settings = JudgeSettings(
-            spec=spec,
-            kind=self.name,
-            model=model,
-            backend=backend,
-            base_url=self.api.base_url if BACKENDS.get(backend).endpoint else None,
-            prompt_version=overrefusal_prompt_version(),
-            temperature=0.0,
-            max_tokens=JUDGE_MAX_TOKENS,
-        )
+        self._set_transport(spec, model, backend, api, batch_size, overrefusal_prompt_version())
 
     @classmethod
     def from_spec(cls, spec: str, args: str | None, context: JudgeContext) -> OverRefusalJudge:
         """``overrefusal:<model>`` (an OpenAI-compatible endpoint) or ``overrefusal:<backend>:<model>``."""
-        if not args:
-            raise MedSafetyError(f"judge {spec!r}: name the judge model, e.g. overrefusal:gpt-4o-mini")
-        backend, sep, model = args.partition(":")
-        if not (sep and backend in BACKENDS):
-            backend, model = cls.default_transport, args
-        if not model:
-            raise MedSafetyError(f"judge {spec!r}: name the judge model after overrefusal:{backend}:")
+        backend, model = cls.transport(spec, args)
         return cls(spec, model, backend, (), context.api, context.batch_size)
 
     @classmethod

@@ -103,6 +103,20 @@ class RubricJudge(Judge):
         batch_size: int | None = None,
     ) -> None:
         self.policy = policy_text(principles)
+        self._set_transport(spec, model, backend, api, batch_size, self.prompt_version(self.policy))
+
+    def _set_transport(
+        self,
+        spec: str,
+        model: str,
+        backend: str,
+        api: ApiOptions | None,
+        batch_size: int | None,
+        prompt_version: str,
+        temperature: float = 0.0,
+        max_tokens: int = JUDGE_MAX_TOKENS,
+    ) -> None:
+        """The transport (a registered backend) and the settings every row of this judge carries."""
         self.api = api or ApiOptions()
         self.batch_size = batch_size
         self.settings = JudgeSettings(
@@ -111,14 +125,14 @@ class RubricJudge(Judge):
             model=model,
             backend=backend,
             base_url=self.api.base_url if BACKENDS.get(backend).endpoint else None,
-            prompt_version=self.prompt_version(self.policy),
-            temperature=0.0,
-            max_tokens=JUDGE_MAX_TOKENS,
+            prompt_version=prompt_version,
+            temperature=temperature,
+            max_tokens=max_tokens,
         )
 
     @classmethod
-    def from_spec(cls, spec: str, args: str | None, context: JudgeContext) -> RubricJudge:
-        """``<name>:<model>`` (default transport) or ``<name>:<backend>:<model>``."""
+    def transport(cls, spec: str, args: str | None) -> tuple[str, str]:
+        """``(backend, model)`` of ``<model>`` (the default transport) or ``<backend>:<model>``."""
         if not args:
             raise MedSafetyError(f"judge {spec!r}: name the judge model, e.g. {cls.name}:gpt-4o-mini")
         backend, sep, model = args.partition(":")
@@ -126,6 +140,12 @@ class RubricJudge(Judge):
             backend, model = cls.default_transport, args
         if not model:
             raise MedSafetyError(f"judge {spec!r}: name the judge model after {cls.name}:{backend}:")
+        return backend, model
+
+    @classmethod
+    def from_spec(cls, spec: str, args: str | None, context: JudgeContext) -> RubricJudge:
+        """``<name>:<model>`` (default transport) or ``<name>:<backend>:<model>``."""
+        backend, model = cls.transport(spec, args)
         return cls(spec, model, backend, context.principles(spec), context.api, context.batch_size)
 
     # --- the prompt (override for another rubric) ----------------------------------------------

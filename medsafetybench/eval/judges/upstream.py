@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from ..backends import BACKENDS
 from ..openai_client import ApiOptions
-from ..rows import JudgeSettings
 from .base import JudgeContext, JudgeInput, register_judge
 from .rubric import RubricJudge
 from .upstream_prompt import UpstreamPrompt, judge_files_dir, read_upstream_prompt
@@ -43,18 +42,8 @@ class UpstreamJudge(RubricJudge):
         batch_size: int | None = None,
     ) -> None:
         self.upstream = prompt
-        self.api = api or ApiOptions()
-        self.batch_size = batch_size
-        self.settings = JudgeSettings(
-            spec=spec,
-            kind=self.name,
-            model=model,
-            backend=backend,
-            base_url=self.api.base_url if BACKENDS.get(backend).endpoint else None,
-            prompt_version=f"{UPSTREAM_PROMPT_VERSION}+{prompt.source_sha256[:12]}",
-            temperature=prompt.temperature,
-            max_tokens=prompt.max_tokens,
-        )
+        version = f"{UPSTREAM_PROMPT_VERSION}+{prompt.source_sha256[:12]}"
+        self._set_transport(spec, model, backend, api, batch_size, version, prompt.temperature, prompt.max_tokens)
 
     @classmethod
     def from_spec(cls, spec: str, args: str | None, context: JudgeContext) -> UpstreamJudge:
