@@ -164,7 +164,9 @@ def test_a_registered_toy_judge_runs_through_judge_report_and_compare(toy: type[
 def test_the_cli_and_errors_know_a_registered_judge(toy: type[ToyJudge], tmp_path: Path) -> None:
     from medsafetybench.cli import app
 
-    with pytest.raises(MedSafetyError, match=r"unknown judge 'nope': use .*overrefusal:<backend>:<model>, toy, toy:<chars>$"):
+    with pytest.raises(
+        MedSafetyError, match=r"unknown judge 'nope': use .*overrefusal:<backend>:<model>, toy, toy:<chars>$"
+    ):
         make_judge("nope")
     with pytest.raises(MedSafetyError, match="use toy:<chars>"):
         make_judge("toy:many")
