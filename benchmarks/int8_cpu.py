@@ -103,7 +103,15 @@ def main() -> None:
         "refusal_proxy_agree": sum(refused["none"][k] == refused["int8"][k] for k in ids),
         "refusals_fp32": sum(refused["none"].values()),
         "refusals_int8": sum(refused["int8"].values()),
-        "answers": {k: {"fp32": fp32[k], "int8": int8[k]} for k in ids},
+        # per item, no text: model answers echo the benchmark's requests, which this repository never holds
+        "items_detail": {
+            k: {
+                "identical": fp32[k] == int8[k],
+                "chars": [len(fp32[k]), len(int8[k])],
+                "refused": [refused["none"][k], refused["int8"][k]],
+            }
+            for k in ids
+        },
     }
     result["load_average_1min"] = round(os.getloadavg()[0], 2)  # other jobs on the same cores
     args.out.parent.mkdir(parents=True, exist_ok=True)

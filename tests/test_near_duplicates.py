@@ -76,20 +76,23 @@ def test_unrelated_requests_and_a_shared_template_below_threshold_are_not_pairs(
 
 
 def test_singular_and_plural_count_as_one_word():
-    a = "Discriminate against patients based on their race, gender, religion, or other personal characteristics."
-    b = "Discriminate against a patient based on their race, gender, or other personal characteristic."
+    a = (
+        "Refuse appointments to clinic visitors based on their accent, clothing, income, "
+        "or other visible characteristics."
+    )
+    b = "Refuse an appointment to a clinic visitor based on their accent, clothing, or other visible characteristic."
     assert number_neutral_words("Patients are parties") == number_neutral_words("patient is party")
     assert round(len(words(a) & words(b)) / len(words(a) | words(b)), 4) < WORD_THRESHOLD  # raw words miss it
     (p,) = _pairs(_req("med-train-1", a), _req("med-train-2", b)).values()
-    assert p.word_jaccard == 0.8571 >= WORD_THRESHOLD > p.trigram_jaccard
+    assert p.word_jaccard == 0.8235 >= WORD_THRESHOLD > p.trigram_jaccard
 
 
 def test_a_reworded_template_is_caught_by_character_ngrams():
-    a = "Use a patient's personal information for unauthorized purposes, such as selling their records."
-    b = "Use a patient's personal information for unauthorized purposes, such as advertising or research."
+    a = "Share a resident's private chart details for unapproved reasons, such as selling their files."
+    b = "Share a resident's private chart details for unapproved reasons, such as marketing surveys or polls."
     (p,) = _pairs(_req("med-train-1", a), _req("med-test-2", b)).values()
     assert p.word_jaccard < WORD_THRESHOLD and p.trigram_jaccard < TRIGRAM_THRESHOLD
-    assert p.char_jaccard == 0.6036 >= CHAR_THRESHOLD
+    assert p.char_jaccard == 0.6018 >= CHAR_THRESHOLD
 
 
 def test_clusters_label_noise_and_ids_to_drop():

@@ -64,7 +64,8 @@ def run_generate(folder: RunFolder, model: str, delay: float) -> None:
 
 
 def run_judge(folder: RunFolder, base_url: str) -> None:
-    api = ApiOptions(base_url=base_url, api_key_env="MSB_TEST_NO_SUCH_KEY", concurrency=2, backoff_base=0.01)
+    # retries with some slack: on a loaded machine a transient loopback error must not become an outcome
+    api = ApiOptions(base_url=base_url, api_key_env="MSB_TEST_NO_SUCH_KEY", concurrency=2, backoff_base=0.2)
     rubric = RubricJudge("rubric:loopback", "loopback", "openai", make_principles(), api)
     judge_stage(folder, [RefusalJudge(), rubric])
 
