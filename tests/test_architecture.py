@@ -11,11 +11,12 @@ PKG = Path(__file__).resolve().parents[1] / "medsafetybench"
 
 # subpackage -> subpackages it must never import
 FORBIDDEN = {
-    "core": {"dataset", "models", "eval", "finetune", "cli"},
-    "dataset": {"models", "eval", "finetune", "cli"},
-    "models": {"dataset", "eval", "finetune", "cli"},
-    "eval": {"finetune", "cli"},
-    "finetune": {"eval", "cli"},
+    "core": {"dataset", "models", "eval", "finetune", "inspect", "cli"},
+    "dataset": {"models", "eval", "finetune", "inspect", "cli"},
+    "models": {"dataset", "eval", "finetune", "inspect", "cli"},
+    "eval": {"finetune", "inspect", "cli"},
+    "finetune": {"eval", "inspect", "cli"},
+    "inspect": {"finetune", "cli"},  # the optional inspect_ai integration sits on top of eval
 }
 
 
