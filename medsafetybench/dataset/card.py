@@ -229,6 +229,7 @@ def render_card(
         pool_threshold=overlap.threshold,
         gating_note="This copy is gated." if gated else "This copy was built without gating.",
         benign_version=BENIGN_VERSION,
+        measurements=_resource("measurements.md").rstrip("\n"),
         benign_section=benign_card_section(
             [*tables["medical_benign_train"], *tables["medical_benign_test"]],  # type: ignore[list-item]
             [*tables["medical_train"], *tables["medical_test"]],  # type: ignore[list-item]
