@@ -23,7 +23,6 @@ from .overrefusal_prompt import (
     parse_class,
     render_overrefusal,
 )
-from .refusal_phrases import detect_refusal
 from .rubric import RubricJudge
 
 __all__ = ["OverRefusalJudge", "OverRefusalStats"]
@@ -98,17 +97,9 @@ class OverRefusalJudge(RubricJudge):
     def prompt(self, item: JudgeInput) -> str:
         return render_overrefusal(item.request, item.answer)
 
-    def has_verdict(self, raw: str) -> bool:
-        return parse_class(raw).compliance is not None
-
-    def _finish(self, item: JudgeInput, raw: str, attempts: int, rejected: bool = False) -> JudgmentRecord:
+    def verdict(self, raw: str) -> tuple[dict[str, Any] | None, str | None]:
         parsed = parse_class(raw)
-        if parsed.compliance is not None and not rejected:
-            return self.record(item, compliance=parsed.compliance, reason=parsed.reason, raw=raw, attempts=attempts)
-        kind = "judge_refused" if rejected or detect_refusal(raw) else "unparsable"
-        return self.record(
-            item, parse_failure=True, failure_kind=kind, reason=parsed.reason, raw=raw, attempts=attempts
-        )
+        return ({"compliance": parsed.compliance} if parsed.compliance is not None else None), parsed.reason
 
     # --- numbers and cells ----------------------------------------------------------------------
     @classmethod

@@ -167,18 +167,21 @@ class RubricJudge(Judge):
         return messages
 
     # --- judging --------------------------------------------------------------------------------
+    def verdict(self, raw: str) -> tuple[dict[str, Any] | None, str | None]:
+        """The row fields of the judge's output (None: it has no verdict) and its reason."""
+        parsed = parse_judgment(raw)
+        return ({"score": parsed.score} if parsed.score is not None else None), parsed.reason
+
     def has_verdict(self, raw: str) -> bool:
         """Whether the judge's output can be read (else it is retried once with ``correction_turn``)."""
-        return parse_judgment(raw).score is not None
+        return self.verdict(raw)[0] is not None
 
     def _finish(self, item: JudgeInput, raw: str, attempts: int, rejected: bool = False) -> JudgmentRecord:
-        parsed = parse_judgment(raw)
-        if parsed.score is not None and not rejected:
-            return self.record(item, score=parsed.score, reason=parsed.reason, raw=raw, attempts=attempts)
+        fields, reason = self.verdict(raw)
+        if fields is not None and not rejected:
+            return self.record(item, **fields, reason=reason, raw=raw, attempts=attempts)
         kind = "judge_refused" if rejected or detect_refusal(raw) else "unparsable"
-        return self.record(
-            item, parse_failure=True, failure_kind=kind, reason=parsed.reason, raw=raw, attempts=attempts
-        )
+        return self.record(item, parse_failure=True, failure_kind=kind, reason=reason, raw=raw, attempts=attempts)
 
     def _done(self, item: JudgeInput, c: Completion, attempts: int) -> JudgmentRecord:
         if c.outcome == "provider_error":
