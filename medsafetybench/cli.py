@@ -80,7 +80,7 @@ def main() -> None:
             raise
         err.print(f"[bold red]error:[/] this command needs {exc.name}: {escape(hint)}", highlight=False, soft_wrap=True)
         sys.exit(1)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):  # typer >= 0.29 raises its own Abort (e.g. from confirm)
         err.print("aborted")
         sys.exit(130)
     except click.ClickException as exc:

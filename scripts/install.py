@@ -4,9 +4,10 @@
 
 torch is installed first with pip (which sees pip's configuration: a local CPU wheel, a CUDA index).
 The rest goes through ``uv`` when it is on PATH or installable from the index (``pip install uv``),
-else through pip (also when uv fails, e.g. it cannot reach the index). uv does not read pip's configuration, so pip's index, extra indexes, find-links and
-constraints are handed to it, with pip's resolution across indexes (``unsafe-best-match``): the same
-requirements from the same places, already-installed torch kept. ``--installer pip`` forces pip.
+else through pip (also when uv fails, e.g. it cannot reach the index). uv does not read pip's
+configuration, so pip's index, extra indexes, find-links and constraints are handed to it, with pip's
+resolution across indexes (``unsafe-best-match``): the same requirements from the same places,
+already-installed torch kept. ``--installer pip`` forces pip.
 Standard library only: it runs before the venv exists.
 """
 

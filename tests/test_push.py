@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -79,3 +80,24 @@ def test_push_api_error_is_one_line_without_token(fixture_build: Path, monkeypat
     message = str(info.value)
     assert message == "push to org/msb failed: RuntimeError: 403 Forbidden: token *** lacks write access"
     assert "hf_secret" not in message
+
+
+def test_push_without_a_terminal_asks_for_yes_in_one_line(fixture_build: Path, tmp_path: Path):
+    """No terminal to confirm on (CI, a pipe): one line naming --yes, exit 1, no traceback, nothing uploaded."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "medsafetybench", "push", str(fixture_build), "--repo-id", "someone/x"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 1
+    assert (
+        proc.stderr.strip()
+        == "error: push: no terminal to confirm the upload on; pass --yes (or --dry-run for the plan)"
+    )
+    assert "Traceback" not in proc.stderr + proc.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from ..core.errors import MedSafetyError
 
 out = Console()
 err = Console(stderr=True, log_path=False)
@@ -111,6 +114,8 @@ def register(app: typer.Typer) -> None:
         """Validate, show the upload plan, then upload in one commit and tag the release."""
         from .push import plan_push, print_plan, push_folder
 
+        if not (yes or dry_run) and not sys.stdin.isatty():
+            raise MedSafetyError("push: no terminal to confirm the upload on; pass --yes (or --dry-run for the plan)")
         plan = plan_push(folder, repo_id, revision, private)
         print_plan(plan, out)
         if dry_run:
